@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * The local cluster, as plain processes: Redis (the machine's when it answers, else our own),
+ * FerretDB (unless MONGODB_URI is set) and NODES RoadPulse nodes. Stops everything it started on
+ * Ctrl-C or SIGTERM. Run through scripts/start.sh, which installs and builds first.
+ */
+import { join, resolve } from "node:path";
+import { type MongoInstance, startFerretDB } from "./ferretdb.js";
+import { type NodeProcess, startNodeProcess } from "./node-process.js";
+import { isListening } from "./ports.js";
+import { type RedisInstance, redisAnswers, startRedisServer } from "./redis.js";
+
+const ROOT = resolve(new URL("../../..", import.meta.url).pathname);
+const RUN_DIR = process.env.RUN_DIR ?? join(ROOT, ".run");
+
+function intFromEnv(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) throw new Error(`${name} must be an integer, got "${raw}"`);
+  return Number(raw);
+}
+
+async function provideRedis(): Promise<RedisInstance> {
+  const configured = process.env.REDIS_URL;
+  if (configured) {
+    if (configured !== "off" && !(await redisAnswers(configured))) {
+      console.warn(`REDIS_URL=${configured} does not answer; nodes will start degraded`);
+    }
+    return { url: configured, port: 0, stop: async () => {} };
+  }
+  const machineRedis = "redis://127.0.0.1:6379";
+  if (await redisAnswers(machineRedis)) return { url: machineRedis, port: 6379, stop: async () => {} };
+  return await startRedisServer({ port: 6379, dir: join(RUN_DIR, "redis"), output: join(RUN_DIR, "redis.log") });
+}
+
+async function provideMongo(): Promise<{ uri: string; instance?: MongoInstance }> {
+  if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI };
+  const wanted = intFromEnv("MONGO_PORT", 27017);
+  const port = (await isListening(wanted)) ? undefined : wanted;
+  const instance = await startFerretDB({
+    ...(port === undefined ? {} : { port }),
+    dataDir: join(RUN_DIR, "ferretdb"),
+    output: join(RUN_DIR, "ferretdb.log"),
+  });
+  return { uri: `${instance.baseUri}/roadpulse`, instance };
+}
+
+async function main(): Promise<void> {
+  const nodes = intFromEnv("NODES", 1);
+  if (nodes < 1 || nodes > 32) throw new Error("NODES must be between 1 and 32");
+  const firstPort = intFromEnv("NODE_BASE_PORT", nodes === 1 ? 5000 : 5001);
+
+  const stoppers: Array<() => Promise<unknown>> = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    console.log("\nstopping the local cluster…");
+    for (const stop of stoppers.reverse()) await stop().catch(() => {});
+    process.exit(code);
+  };
+  process.on("SIGINT", () => void stopAll(0));
+  process.on("SIGTERM", () => void stopAll(0));
+
+  try {
+    const redis = await provideRedis();
+    stoppers.push(() => redis.stop());
+    const mongo = await provideMongo();
+    if (mongo.instance) stoppers.push(() => mongo.instance?.stop() ?? Promise.resolve());
+
+    const running: NodeProcess[] = await Promise.all(
+      Array.from({ length: nodes }, (_, i) =>
+        startNodeProcess({
+          nodeId: process.env.NODE_ID && nodes === 1 ? process.env.NODE_ID : `node-${i + 1}`,
+          port: firstPort + i,
+          env: { REDIS_URL: redis.url, MONGODB_URI: mongo.uri },
+          output: "inherit-prefixed",
+        }),
+      ),
+    );
+    for (const node of running) stoppers.push(() => node.service.stop("SIGTERM", 15_000));
+
+    console.log("\nRoadPulse local cluster is up:");
+    console.log(`  Redis     ${redis.url}${redis.service ? " (started here)" : " (reused)"}`);
+    console.log(`  MongoDB   ${mongo.uri}${mongo.instance ? " (FerretDB, started here)" : ""}`);
+    for (const node of running) console.log(`  ${node.nodeId.padEnd(9)} ${node.url}  (health: ${node.url}/health)`);
+    console.log("Ctrl-C stops everything.\n");
+
+    // A node that dies on its own is reported; the rest keep running (ops decide what to do).
+    for (const node of running) {
+      void node.service.exited.then((code) => {
+        if (!stopping) console.error(`${node.nodeId} exited with code ${code}`);
+      });
+    }
+  } catch (error) {
+    console.error(`local cluster failed to start: ${error instanceof Error ? error.message : String(error)}`);
+    await stopAll(1);
+  }
+}
+
+void main();

@@ -1,0 +1,50 @@
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./ports.js";
+import { type Service, startService } from "./process.js";
+
+/** The compiled node entry point (the README's commands build it first). */
+export const NODE_MAIN = fileURLToPath(new URL("../../server/dist/main.js", import.meta.url));
+
+export interface NodeProcess {
+  nodeId: string;
+  port: number;
+  url: string;
+  service: Service;
+}
+
+export interface HealthBody {
+  status: string;
+  node: string;
+  services: Record<string, string>;
+}
+
+export async function fetchHealth(url: string): Promise<{ status: number; body: HealthBody }> {
+  const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(3_000) });
+  return { status: response.status, body: (await response.json()) as HealthBody };
+}
+
+/** Starts one RoadPulse node as its own OS process and waits until it answers /health. */
+export async function startNodeProcess(options: {
+  nodeId: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+  output: string | "inherit-prefixed" | "ignore";
+  readyTimeoutMs?: number;
+}): Promise<NodeProcess> {
+  const service = startService(options.nodeId, process.execPath, [NODE_MAIN], {
+    env: { ...process.env, ...options.env, PORT: String(options.port), NODE_ID: options.nodeId },
+    output: options.output,
+  });
+  const url = `http://127.0.0.1:${options.port}`;
+  await waitFor(
+    `node ${options.nodeId} on port ${options.port}`,
+    async () => {
+      if (!service.running) throw new Error(`node exited early:\n${service.recentOutput}`);
+      const { body } = await fetchHealth(url);
+      return body.node === options.nodeId;
+    },
+    options.readyTimeoutMs ?? 20_000,
+    100,
+  );
+  return { nodeId: options.nodeId, port: options.port, url, service };
+}

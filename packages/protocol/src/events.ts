@@ -1,0 +1,19 @@
+/**
+ * Socket.IO event names (namespace `/`). The single list every party imports, so a rename is a
+ * compile error everywhere instead of a silently dropped message.
+ */
+export const ClientEvents = {
+  LocationUpdate: "location:update",
+  Heartbeat: "heartbeat",
+  ObservationsSubmit: "observations:submit",
+  HazardVote: "hazard:vote",
+} as const;
+
+export const ServerEvents = {
+  SegmentUpdated: "segment:updated",
+  HazardUpdated: "hazard:updated",
+  PresenceUpdated: "presence:updated",
+} as const;
+
+export type ClientEventName = (typeof ClientEvents)[keyof typeof ClientEvents];
+export type ServerEventName = (typeof ServerEvents)[keyof typeof ServerEvents];

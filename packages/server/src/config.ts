@@ -1,0 +1,168 @@
+import { hostname } from "node:os";
+import { MongoClient } from "mongodb";
+
+/**
+ * Node configuration, read once from the environment and validated before anything starts.
+ * Every variable is documented in docs/configuration.md with its default.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  nodeId: string;
+  nodeEnv: string;
+  /** `null` when `REDIS_URL=off`: the node runs without Redis on purpose. */
+  redisUrl: string | null;
+  mongodbUri: string;
+  mongodbDbName: string;
+  jwtSecret: string;
+  /** Bearer token of the ML pipeline (`POST /api/ml/*`); `null` disables those routes. */
+  mlServiceToken: string | null;
+  sessionTtlSeconds: number;
+  heartbeatTtlSeconds: number;
+  regionPrecision: number;
+  workers: number;
+  logLevel: string;
+  /** Origins allowed to open a browser Socket.IO connection; `*` allows any. */
+  allowedOrigins: string[] | "*";
+  shutdownTimeoutMs: number;
+  /** Which peers may set X-Forwarded-For (proxy-addr syntax): nginx in front of the nodes. */
+  trustProxy: string;
+}
+
+export const DEV_JWT_SECRET = "roadpulse-dev-secret-change-me";
+const DEFAULT_DB = "roadpulse";
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+
+/** A configuration problem, always naming the variable at fault. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = "ConfigError";
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+function read(env: Env, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === "" ? undefined : value.trim();
+}
+
+function integer(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) {
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
+  }
+  return value;
+}
+
+function redisUrl(env: Env): string | null {
+  const raw = read(env, "REDIS_URL") ?? "redis://localhost:6379";
+  if (raw === "off") return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new ConfigError("REDIS_URL", `is not a URL (expected redis://host:port or "off")`);
+  }
+  if (url.protocol !== "redis:" && url.protocol !== "rediss:") {
+    throw new ConfigError("REDIS_URL", `must use redis:// or rediss://, got ${url.protocol}//`);
+  }
+  if (url.hostname === "") throw new ConfigError("REDIS_URL", "has no host");
+  const db = url.pathname.replace(/^\//, "");
+  if (db !== "" && !/^\d+$/.test(db)) {
+    throw new ConfigError("REDIS_URL", `database must be a number, got "${db}"`);
+  }
+  return raw;
+}
+
+function mongodb(env: Env): { uri: string; dbName: string } {
+  const uri = read(env, "MONGODB_URI") ?? `mongodb://localhost:27017/${DEFAULT_DB}`;
+  let dbName: string;
+  try {
+    // The driver's own parser, so "valid" means exactly what the driver will accept later.
+    // Constructing a client does not connect.
+    dbName = new MongoClient(uri).options.dbName || DEFAULT_DB;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new ConfigError("MONGODB_URI", `is not a MongoDB connection string (${reason})`);
+  }
+  if (dbName === "test" && !/\/test(\?|$)/.test(uri)) dbName = DEFAULT_DB;
+  if (!/^[A-Za-z0-9_-]{1,63}$/.test(dbName)) {
+    throw new ConfigError("MONGODB_URI", `has an invalid database name "${dbName}"`);
+  }
+  return { uri, dbName };
+}
+
+function origins(env: Env): string[] | "*" {
+  const raw = read(env, "ALLOWED_ORIGINS") ?? "*";
+  if (raw === "*") return "*";
+  const list = raw.split(",").map((o) => o.trim());
+  for (const origin of list) {
+    let url: URL;
+    try {
+      url = new URL(origin);
+    } catch {
+      throw new ConfigError("ALLOWED_ORIGINS", `has an invalid origin "${origin}"`);
+    }
+    if (url.origin !== origin) {
+      throw new ConfigError("ALLOWED_ORIGINS", `entries must be bare origins, got "${origin}"`);
+    }
+  }
+  return list;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  const nodeEnv = read(env, "NODE_ENV") ?? "development";
+  const jwtSecret = read(env, "JWT_SECRET") ?? DEV_JWT_SECRET;
+  if (nodeEnv === "production" && jwtSecret === DEV_JWT_SECRET) {
+    throw new ConfigError("JWT_SECRET", "must be set to a secret of your own when NODE_ENV=production");
+  }
+  if (jwtSecret.length < 16) throw new ConfigError("JWT_SECRET", "must be at least 16 characters");
+
+  const nodeId = read(env, "NODE_ID") ?? `${hostname()}-${process.pid}`;
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
+    throw new ConfigError("NODE_ID", "may hold only letters, digits and . _ : - (at most 64)");
+  }
+  const logLevel = read(env, "LOG_LEVEL") ?? "info";
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+  const mlServiceToken = read(env, "ML_SERVICE_TOKEN") ?? null;
+  if (mlServiceToken !== null && mlServiceToken.length < 16) {
+    throw new ConfigError("ML_SERVICE_TOKEN", "must be at least 16 characters");
+  }
+  const { uri, dbName } = mongodb(env);
+
+  const sessionTtlSeconds = integer(env, "SESSION_TTL_SECONDS", 3600, 10, 7 * 24 * 3600);
+  const heartbeatTtlSeconds = integer(env, "HEARTBEAT_TTL_SECONDS", 300, 5, 24 * 3600);
+  if (heartbeatTtlSeconds > sessionTtlSeconds) {
+    throw new ConfigError("HEARTBEAT_TTL_SECONDS", "must not exceed SESSION_TTL_SECONDS");
+  }
+
+  return {
+    port: integer(env, "PORT", 5000, 0, 65535),
+    host: read(env, "HOST") ?? "0.0.0.0",
+    nodeId,
+    nodeEnv,
+    redisUrl: redisUrl(env),
+    mongodbUri: uri,
+    mongodbDbName: dbName,
+    jwtSecret,
+    mlServiceToken,
+    sessionTtlSeconds,
+    heartbeatTtlSeconds,
+    regionPrecision: integer(env, "REGION_PRECISION", 6, 1, 12),
+    workers: integer(env, "WORKERS", 1, 1, 64),
+    logLevel,
+    allowedOrigins: origins(env),
+    shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 120_000),
+    trustProxy: read(env, "TRUST_PROXY") ?? "loopback,linklocal,uniquelocal",
+  };
+}

@@ -1,0 +1,25 @@
+import type { Server as SocketServer } from "socket.io";
+import type { Config } from "./config.js";
+import type { Logger } from "./log.js";
+import type { Metrics } from "./metrics/registry.js";
+import type { RedisConnection } from "./redis/connection.js";
+import type { MongoConnection } from "./store/mongo.js";
+
+/** Lifecycle flags that several parts of a node read. */
+export interface NodeState {
+  /** Set when shutdown begins: health answers 503 so balancers stop sending traffic. */
+  draining: boolean;
+  /** Set once Socket.IO is attached and accepting connections. */
+  socketsActive: boolean;
+}
+
+/** What a node's parts share: built once in node.ts and handed to routes and handlers. */
+export interface NodeContext {
+  config: Config;
+  log: Logger;
+  redis: RedisConnection;
+  mongo: MongoConnection;
+  metrics: Metrics;
+  state: NodeState;
+  io?: SocketServer;
+}

@@ -1,0 +1,92 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import { ErrorCodes, HttpErrorSchema } from "@roadpulse/protocol";
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from "fastify";
+import type { NodeContext } from "../context.js";
+import { VERSION } from "../version.js";
+import { ApiError, errorBody, FASTIFY_ERRORS } from "./errors.js";
+import { healthRoutes } from "./routes/health.js";
+import { metricsRoutes } from "./routes/metrics.js";
+import { createValidatorCompiler } from "./validation.js";
+
+/** Large enough for a 500-observation offline upload, small enough to refuse abuse early. */
+export const HTTP_BODY_LIMIT = 256 * 1024;
+
+export type ApiRoutes = (app: FastifyInstance, ctx: NodeContext) => Promise<void>;
+
+/**
+ * The node's Fastify instance: strict validation, one error shape, `X-Node-Id` on every reply,
+ * OpenAPI at `/docs`. Feature routes are passed in so this file stays about HTTP itself.
+ */
+export async function buildApp(ctx: NodeContext, routes: ApiRoutes[] = []): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino's Logger is structurally Fastify's logger; the cast only bridges two type declarations.
+    loggerInstance: ctx.log as unknown as FastifyBaseLogger,
+    bodyLimit: HTTP_BODY_LIMIT,
+    trustProxy: ctx.config.trustProxy,
+    // One line per request would drown the logs of a fleet; failures are logged in onResponse.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { removeAdditional: false } },
+    return503OnClosing: true,
+  });
+  app.setValidatorCompiler(createValidatorCompiler());
+  app.addSchema(HttpErrorSchema);
+
+  app.addHook("onRequest", async (_request, reply) => {
+    reply.header("X-Node-Id", ctx.config.nodeId);
+  });
+  app.addHook("onResponse", async (request, reply) => {
+    if (reply.statusCode >= 500) {
+      request.log.warn({ url: request.url, status: reply.statusCode }, "request failed");
+    }
+  });
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof ApiError) {
+      return reply.code(error.statusCode).send(errorBody(error.code, error.message));
+    }
+    if (error.validation) {
+      const where = error.validationContext ?? "request";
+      return reply
+        .code(400)
+        .send(errorBody(ErrorCodes.ValidationFailed, `${where}${error.message.replace(/^\w+/, "")}`));
+    }
+    const known = error.code ? FASTIFY_ERRORS[error.code] : undefined;
+    if (known) return reply.code(known.status).send(errorBody(known.code, known.message));
+    if (error instanceof SyntaxError || error.code === "FST_ERR_CTP_INVALID_JSON_BODY") {
+      return reply.code(400).send(errorBody(ErrorCodes.BadRequest, "Body is not valid JSON"));
+    }
+    if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) {
+      return reply.code(error.statusCode).send(errorBody(ErrorCodes.BadRequest, error.message));
+    }
+    request.log.error({ err: error }, "unhandled error");
+    return reply.code(500).send(errorBody(ErrorCodes.Internal, "Internal server error"));
+  });
+
+  app.setNotFoundHandler((request, reply) =>
+    reply.code(404).send(errorBody(ErrorCodes.NotFound, `No route for ${request.method} ${request.url.split("?")[0]}`)),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: "RoadPulse API",
+        version: VERSION,
+        description: "Crowdsourced road-quality network: auth, ingest, road data, operations.",
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer", bearerFormat: "JWT" },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+
+  await app.register(async (scope) => healthRoutes(scope, ctx));
+  await app.register(async (scope) => metricsRoutes(scope, ctx));
+  for (const register of routes) {
+    await app.register(async (scope) => register(scope, ctx), { prefix: "/api" });
+  }
+  return app;
+}

@@ -1,0 +1,46 @@
+import { ConfigError, loadConfig } from "./config.js";
+import { createLogger } from "./log.js";
+import { startNode } from "./node.js";
+import { apiRoutes } from "./routes.js";
+
+/**
+ * Process entry point: validate configuration (one clear line and exit 1 when wrong), start the
+ * node, and stop it gracefully on SIGTERM/SIGINT within SHUTDOWN_TIMEOUT_MS.
+ */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  const log = createLogger(config.nodeId, config.logLevel);
+  const node = await startNode(config, { log, routes: apiRoutes });
+
+  const stop = (signal: string) => {
+    log.info({ signal }, "shutting down");
+    const force = setTimeout(() => {
+      log.error("graceful shutdown timed out, exiting");
+      process.exit(1);
+    }, config.shutdownTimeoutMs);
+    force.unref();
+    node.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`RoadPulse node failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,76 @@
+import type { AddressInfo } from "node:net";
+import type { FastifyInstance } from "fastify";
+import type { Server as SocketServer } from "socket.io";
+import type { Config } from "./config.js";
+import type { NodeContext } from "./context.js";
+import { type ApiRoutes, buildApp } from "./http/app.js";
+import { createLogger, type Logger } from "./log.js";
+import { Metrics } from "./metrics/registry.js";
+import { createSocketServer } from "./realtime/io.js";
+import { RedisConnection } from "./redis/connection.js";
+import { MongoConnection } from "./store/mongo.js";
+import { VERSION } from "./version.js";
+
+export interface RunningNode {
+  ctx: NodeContext;
+  app: FastifyInstance;
+  io: SocketServer;
+  /** The port actually bound (useful with PORT=0). */
+  port: number;
+  /** Graceful stop: drain, disconnect sockets, close clients. Idempotent. */
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  routes?: ApiRoutes[];
+}
+
+/**
+ * Starts one node: backing services first (neither being down stops the start: the node comes up
+ * degraded and heals), then HTTP and Socket.IO on one port.
+ */
+export async function startNode(config: Config, options: StartOptions = {}): Promise<RunningNode> {
+  const log = options.log ?? createLogger(config.nodeId, config.logLevel);
+  const redis = new RedisConnection(config.redisUrl, log, `roadpulse:${config.nodeId}`);
+  const mongo = new MongoConnection(config.mongodbUri, config.mongodbDbName, `roadpulse:${config.nodeId}`, log);
+  const ctx: NodeContext = {
+    config,
+    log,
+    redis,
+    mongo,
+    metrics: new Metrics(config.nodeId, VERSION),
+    state: { draining: false, socketsActive: false },
+  };
+  if (config.redisUrl === null) log.warn("REDIS_URL=off: running without Redis");
+  await Promise.all([redis.waitUntilReady(3_000), mongo.start()]);
+
+  const app = await buildApp(ctx, options.routes);
+  const io = createSocketServer(app.server, ctx);
+  ctx.io = io;
+
+  // Sockets go first: open WebSockets would otherwise hold the HTTP server open.
+  app.addHook("preClose", async () => {
+    ctx.state.draining = true;
+    ctx.state.socketsActive = false;
+    io.disconnectSockets(true);
+    await new Promise<void>((resolve) => io.close(() => resolve()));
+  });
+
+  await app.listen({ port: config.port, host: config.host });
+  ctx.state.socketsActive = true;
+  const port = (app.server.address() as AddressInfo).port;
+  log.info({ port, version: VERSION }, "RoadPulse node listening");
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      ctx.state.draining = true;
+      await app.close();
+      await Promise.allSettled([redis.close(), mongo.close()]);
+      log.info("RoadPulse node stopped");
+    })();
+    return closing;
+  };
+  return { ctx, app, io, port, close };
+}

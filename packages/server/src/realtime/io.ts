@@ -1,0 +1,45 @@
+import type { Server as HttpServer } from "node:http";
+import { Server } from "socket.io";
+import type { NodeContext } from "../context.js";
+
+/**
+ * Largest Socket.IO message a client may send. The biggest legitimate one is a full
+ * `observations:submit` batch (500 items of ~170 bytes); anything larger is refused by Engine.IO
+ * before it is parsed.
+ */
+export const MAX_SOCKET_MESSAGE_BYTES = 96 * 1024;
+
+/** Engine.IO ping cadence; nginx's proxy_read_timeout must stay above the sum of both. */
+export const PING_INTERVAL_MS = 25_000;
+export const PING_TIMEOUT_MS = 20_000;
+
+export function createSocketServer(httpServer: HttpServer, ctx: NodeContext): Server {
+  const io = new Server(httpServer, {
+    path: "/socket.io",
+    serveClient: false,
+    maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
+    pingInterval: PING_INTERVAL_MS,
+    pingTimeout: PING_TIMEOUT_MS,
+    cors: {
+      origin: ctx.config.allowedOrigins === "*" ? true : ctx.config.allowedOrigins,
+      credentials: false,
+    },
+    // A browser page from an origin outside the allowlist is refused even without CORS (WebSocket
+    // upgrades are not subject to CORS). Devices send no Origin header and pass.
+    allowRequest: (request, callback) => {
+      const origin = request.headers.origin;
+      const allowed =
+        origin === undefined || ctx.config.allowedOrigins === "*" || ctx.config.allowedOrigins.includes(origin);
+      callback(allowed ? null : "origin not allowed", allowed);
+    },
+  });
+  // Engine.IO answers its own HTTP requests (long-polling, upgrades) without Fastify, so the node id
+  // header is added here too: ops can tell which node answered any response through nginx.
+  io.engine.on("initial_headers", (headers: Record<string, string>) => {
+    headers["X-Node-Id"] = ctx.config.nodeId;
+  });
+  io.engine.on("headers", (headers: Record<string, string>) => {
+    headers["X-Node-Id"] = ctx.config.nodeId;
+  });
+  return io;
+}

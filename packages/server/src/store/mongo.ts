@@ -1,0 +1,76 @@
+import { type Db, MongoClient } from "mongodb";
+import type { Logger } from "../log.js";
+import { ensureIndexes } from "./indexes.js";
+
+/**
+ * The node's MongoDB connection. The driver reconnects by itself; this wrapper adds a bounded
+ * health ping and creates the indexes once the server is first reachable, retrying in the
+ * background so a node started before its database still comes up and heals.
+ */
+export class MongoConnection {
+  readonly client: MongoClient;
+  readonly db: Db;
+  #indexesReady = false;
+  #retryTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(
+    uri: string,
+    dbName: string,
+    appName: string,
+    private readonly log: Logger,
+  ) {
+    this.client = new MongoClient(uri, {
+      appName,
+      serverSelectionTimeoutMS: 2_000,
+      connectTimeoutMS: 2_000,
+      maxPoolSize: 20,
+    });
+    this.db = this.client.db(dbName);
+  }
+
+  get indexesReady(): boolean {
+    return this.#indexesReady;
+  }
+
+  /** Connects and prepares indexes; on failure keeps retrying in the background and resolves. */
+  async start(): Promise<void> {
+    await this.#prepare();
+  }
+
+  async #prepare(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.client.connect();
+      await ensureIndexes(this.db);
+      this.#indexesReady = true;
+      this.log.info({ db: this.db.databaseName }, "MongoDB connected, indexes ready");
+    } catch (error) {
+      this.log.warn({ err: error }, "MongoDB not reachable yet, retrying in 2 s");
+      this.#retryTimer = setTimeout(() => void this.#prepare(), 2_000);
+      this.#retryTimer.unref();
+    }
+  }
+
+  /** A real round trip, bounded in time; `false` on any failure. */
+  async ping(timeoutMs = 1_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error("ping timed out")), timeoutMs);
+      });
+      const reply = await Promise.race([this.db.command({ ping: 1 }), timeout]);
+      return reply.ok === 1;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    clearTimeout(this.#retryTimer);
+    await this.client.close();
+  }
+}

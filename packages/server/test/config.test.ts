@@ -1,0 +1,78 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../src/config.js";
+
+function errorFor(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error;
+    throw error;
+  }
+  throw new Error("expected a ConfigError");
+}
+
+describe("loadConfig", () => {
+  it("applies the documented defaults", () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 5000,
+      host: "0.0.0.0",
+      redisUrl: "redis://localhost:6379",
+      mongodbUri: "mongodb://localhost:27017/roadpulse",
+      mongodbDbName: "roadpulse",
+      sessionTtlSeconds: 3600,
+      heartbeatTtlSeconds: 300,
+      regionPrecision: 6,
+      workers: 1,
+      jwtSecret: DEV_JWT_SECRET,
+    });
+    expect(config.nodeId).toMatch(/-\d+$/);
+  });
+
+  it("accepts redis://, rediss://, passwords, database numbers and off", () => {
+    expect(loadConfig({ REDIS_URL: "rediss://cache.example.net:6380" }).redisUrl).toBe(
+      "rediss://cache.example.net:6380",
+    );
+    expect(loadConfig({ REDIS_URL: "redis://:s3cret@redis:6379/2" }).redisUrl).toBe("redis://:s3cret@redis:6379/2");
+    expect(loadConfig({ REDIS_URL: "off" }).redisUrl).toBeNull();
+  });
+
+  it("takes the database name from MONGODB_URI, including replica-set URIs", () => {
+    expect(loadConfig({ MONGODB_URI: "mongodb://a:27017,b:27017/fleet?replicaSet=rs0" }).mongodbDbName).toBe("fleet");
+    expect(loadConfig({ MONGODB_URI: "mongodb://localhost:27017" }).mongodbDbName).toBe("roadpulse");
+  });
+
+  it.each([
+    ["PORT", { PORT: "http" }, /PORT must be an integer/],
+    ["PORT", { PORT: "70000" }, /PORT must be between 0 and 65535/],
+    ["PORT", { PORT: "-1" }, /PORT must be an integer/],
+    ["REDIS_URL", { REDIS_URL: "localhost:6379" }, /REDIS_URL must use redis:\/\/ or rediss:\/\//],
+    ["REDIS_URL", { REDIS_URL: "not a url" }, /REDIS_URL is not a URL/],
+    ["REDIS_URL", { REDIS_URL: "http://localhost:6379" }, /REDIS_URL must use redis/],
+    ["REDIS_URL", { REDIS_URL: "redis://localhost:6379/abc" }, /REDIS_URL database must be a number/],
+    ["MONGODB_URI", { MONGODB_URI: "postgres://localhost/db" }, /MONGODB_URI is not a MongoDB connection string/],
+    ["MONGODB_URI", { MONGODB_URI: "mongodb://" }, /MONGODB_URI is not a MongoDB connection string/],
+    ["JWT_SECRET", { NODE_ENV: "production" }, /JWT_SECRET must be set/],
+    ["JWT_SECRET", { JWT_SECRET: "short" }, /JWT_SECRET must be at least 16/],
+    ["SESSION_TTL_SECONDS", { SESSION_TTL_SECONDS: "1h" }, /SESSION_TTL_SECONDS must be an integer/],
+    ["HEARTBEAT_TTL_SECONDS", { SESSION_TTL_SECONDS: "60", HEARTBEAT_TTL_SECONDS: "300" }, /must not exceed/],
+    ["REGION_PRECISION", { REGION_PRECISION: "13" }, /REGION_PRECISION must be between 1 and 12/],
+    ["WORKERS", { WORKERS: "0" }, /WORKERS must be between 1 and 64/],
+    ["NODE_ID", { NODE_ID: "node 1" }, /NODE_ID may hold only/],
+    [
+      "ALLOWED_ORIGINS",
+      { ALLOWED_ORIGINS: "https://app.example/path" },
+      /ALLOWED_ORIGINS entries must be bare origins/,
+    ],
+  ])("refuses a bad %s with a message naming it", (variable, env, message) => {
+    const error = errorFor(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain("\n");
+  });
+
+  it("accepts a secret of one's own in production", () => {
+    const config = loadConfig({ NODE_ENV: "production", JWT_SECRET: "a-real-production-secret-value" });
+    expect(config.nodeEnv).toBe("production");
+  });
+});

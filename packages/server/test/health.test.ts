@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropDatabase, startTestNode, type TestNode } from "./support/env.js";
+
+describe("GET /health with every service up", () => {
+  let node: TestNode;
+  beforeAll(async () => {
+    node = await startTestNode();
+  });
+  afterAll(async () => {
+    await node.close();
+    await dropDatabase(node.env.MONGODB_URI ?? "");
+  });
+
+  it("answers in the guide's shape, names the node, and says every service is up", async () => {
+    const response = await fetch(`${node.url}/health`);
+    expect(response.status).toBe(200);
+    expect(response.headers.get("x-node-id")).toBe(node.env.NODE_ID);
+    const body = await response.json();
+    expect(body).toEqual({
+      status: "ok",
+      timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+      node: node.env.NODE_ID,
+      services: { mongodb: "connected", redis: "connected", socketio: "active" },
+    });
+    expect(Math.abs(Date.parse(body.timestamp) - Date.now())).toBeLessThan(5_000);
+  });
+
+  it("puts X-Node-Id on every response, errors included", async () => {
+    const missing = await fetch(`${node.url}/nope?x=1`);
+    expect(missing.status).toBe(404);
+    expect(missing.headers.get("x-node-id")).toBe(node.env.NODE_ID);
+    expect(await missing.json()).toEqual({ error: { code: "NOT_FOUND", message: "No route for GET /nope" } });
+
+    const polling = await fetch(`${node.url}/socket.io/?EIO=4&transport=polling`);
+    expect(polling.status).toBe(200);
+    expect(polling.headers.get("x-node-id")).toBe(node.env.NODE_ID);
+  });
+
+  it("serves Prometheus metrics and the OpenAPI document", async () => {
+    const metrics = await fetch(`${node.url}/metrics`);
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toContain("roadpulse_build_info{");
+    const docs = await fetch(`${node.url}/docs/json`);
+    expect(docs.status).toBe(200);
+    const document = (await docs.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(document.openapi).toMatch(/^3\./);
+    expect(Object.keys(document.paths)).toContain("/health");
+  });
+});

@@ -1,0 +1,55 @@
+# Shared helpers for the project's scripts. Sourced, never run.
+# Everything a fresh machine lacks is installed here, by name, from the package registries.
+
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+export ROOT
+
+# corepack fetches the pnpm pinned in package.json (checked against its sha512 there) without asking.
+export COREPACK_ENABLE_DOWNLOAD_PROMPT=0
+
+say() { printf '\033[1;34m[roadpulse]\033[0m %s\n' "$*" >&2; }
+die() { printf '\033[1;31m[roadpulse]\033[0m %s\n' "$*" >&2; exit 1; }
+
+pnpm_() { (cd "$ROOT" && corepack pnpm "$@"); }
+
+apt_install() {
+  command -v apt-get >/dev/null || die "apt-get not found: install $* by hand"
+  say "installing Debian packages: $*"
+  if [ ! -f /var/lib/apt/periodic/roadpulse-updated ] || [ -z "$(ls -A /var/lib/apt/lists 2>/dev/null | grep -v lock)" ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    mkdir -p /var/lib/apt/periodic && touch /var/lib/apt/periodic/roadpulse-updated
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_node() {
+  command -v node >/dev/null || die "Node.js 20.19+ is required"
+  local major minor
+  IFS=. read -r major minor _ <<<"$(node -p 'process.versions.node')"
+  if [ "$major" -lt 20 ] || { [ "$major" -eq 20 ] && [ "$minor" -lt 19 ]; }; then
+    die "Node.js 20.19+ is required (found $(node --version))"
+  fi
+  command -v corepack >/dev/null || die "corepack (shipped with Node.js) is required"
+}
+
+# Installs the workspace's dependencies from the lockfile and compiles TypeScript.
+ensure_workspace() {
+  ensure_node
+  say "installing dependencies (pnpm, frozen lockfile)"
+  pnpm_ install --frozen-lockfile --reporter=append-only 2>&1 | grep -vE '^(Progress|Packages:|\+)' >&2 || true
+  [ -d "$ROOT/node_modules/.pnpm" ] || die "pnpm install failed"
+  say "compiling TypeScript"
+  pnpm_ run --silent build
+}
+
+ensure_redis_server_binary() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  command -v redis-cli >/dev/null || apt_install redis-tools
+}
+
+ensure_ferretdb_binary() {
+  FERRETDB_BIN="$("$ROOT/scripts/lib/install-ferretdb.sh")"
+  export FERRETDB_BIN
+}

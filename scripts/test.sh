@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The README's test command: installs what a fresh machine lacks, builds, then runs lint,
+# the type check and every test. Tests start their own redis-server and FerretDB on free ports.
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+ensure_workspace
+ensure_redis_server_binary
+[ -n "${TEST_MONGODB_BASE_URI:-}" ] || ensure_ferretdb_binary
+say "lint"
+pnpm_ run --silent lint
+say "tests"
+cd "$ROOT"
+exec corepack pnpm exec vitest run "$@"
