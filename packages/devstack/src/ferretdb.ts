@@ -44,6 +44,7 @@ export async function startFerretDB(options: {
       "--handler=sqlite",
       `--sqlite-url=file:${options.dataDir}/`,
       "--telemetry=disable",
+      `--state-dir=${options.dataDir}`,
       `--listen-addr=127.0.0.1:${port}`,
       "--debug-addr=-",
       "--log-level=warn",

@@ -25,6 +25,8 @@ export interface Config {
   /** Origins allowed to open a browser Socket.IO connection; `*` allows any. */
   allowedOrigins: string[] | "*";
   shutdownTimeoutMs: number;
+  /** Emails that get the admin role when they register (lower-cased). */
+  adminEmails: string[];
   /** Which peers may set X-Forwarded-For (proxy-addr syntax): nginx in front of the nodes. */
   trustProxy: string;
 }
@@ -164,5 +166,9 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: origins(env),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 120_000),
     trustProxy: read(env, "TRUST_PROXY") ?? "loopback,linklocal,uniquelocal",
+    adminEmails: (read(env, "ADMIN_EMAILS") ?? "")
+      .split(",")
+      .map((email) => email.trim().toLowerCase())
+      .filter((email) => email !== ""),
   };
 }

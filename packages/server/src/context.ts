@@ -1,7 +1,8 @@
-import type { Server as SocketServer } from "socket.io";
+import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics/registry.js";
+import type { AppServer } from "./realtime/types.js";
 import type { RedisConnection } from "./redis/connection.js";
 import type { MongoConnection } from "./store/mongo.js";
 
@@ -21,5 +22,7 @@ export interface NodeContext {
   mongo: MongoConnection;
   metrics: Metrics;
   state: NodeState;
-  io?: SocketServer;
+  tokens: TokenService;
+  /** Set once Socket.IO is attached (after the HTTP app is built). */
+  io?: AppServer;
 }

@@ -1,3 +1,3 @@
 export { type Config, ConfigError, loadConfig } from "./config.js";
 export { type RunningNode, startNode } from "./node.js";
-export { apiRoutes } from "./routes.js";
+export { apiRoutes, realtimeFeatures } from "./routes.js";

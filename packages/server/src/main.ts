@@ -1,7 +1,7 @@
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { startNode } from "./node.js";
-import { apiRoutes } from "./routes.js";
+import { apiRoutes, realtimeFeatures } from "./routes.js";
 
 /**
  * Process entry point: validate configuration (one clear line and exit 1 when wrong), start the
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const log = createLogger(config.nodeId, config.logLevel);
-  const node = await startNode(config, { log, routes: apiRoutes });
+  const node = await startNode(config, { log, routes: apiRoutes, features: realtimeFeatures });
 
   const stop = (signal: string) => {
     log.info({ signal }, "shutting down");

@@ -1,12 +1,14 @@
 import type { AddressInfo } from "node:net";
 import type { FastifyInstance } from "fastify";
-import type { Server as SocketServer } from "socket.io";
+import { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { NodeContext } from "./context.js";
 import { type ApiRoutes, buildApp } from "./http/app.js";
 import { createLogger, type Logger } from "./log.js";
 import { Metrics } from "./metrics/registry.js";
+import type { RealtimeFeature } from "./realtime/features.js";
 import { createSocketServer } from "./realtime/io.js";
+import type { AppServer } from "./realtime/types.js";
 import { RedisConnection } from "./redis/connection.js";
 import { MongoConnection } from "./store/mongo.js";
 import { VERSION } from "./version.js";
@@ -14,7 +16,7 @@ import { VERSION } from "./version.js";
 export interface RunningNode {
   ctx: NodeContext;
   app: FastifyInstance;
-  io: SocketServer;
+  io: AppServer;
   /** The port actually bound (useful with PORT=0). */
   port: number;
   /** Graceful stop: drain, disconnect sockets, close clients. Idempotent. */
@@ -24,6 +26,7 @@ export interface RunningNode {
 export interface StartOptions {
   log?: Logger;
   routes?: ApiRoutes[];
+  features?: RealtimeFeature[];
 }
 
 /**
@@ -41,13 +44,18 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     mongo,
     metrics: new Metrics(config.nodeId, VERSION),
     state: { draining: false, socketsActive: false },
+    tokens: new TokenService(config.jwtSecret),
   };
   if (config.redisUrl === null) log.warn("REDIS_URL=off: running without Redis");
   await Promise.all([redis.waitUntilReady(3_000), mongo.start()]);
 
   const app = await buildApp(ctx, options.routes);
-  const io = createSocketServer(app.server, ctx);
+  const io = createSocketServer(app.server, ctx, options.features ?? []);
   ctx.io = io;
+  const featureStoppers: Array<() => Promise<void>> = [];
+  for (const feature of options.features ?? []) {
+    if (feature.start) featureStoppers.push(await feature.start(ctx));
+  }
 
   // Sockets go first: open WebSockets would otherwise hold the HTTP server open.
   app.addHook("preClose", async () => {
@@ -67,6 +75,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     closing ??= (async () => {
       ctx.state.draining = true;
       await app.close();
+      for (const stop of featureStoppers.reverse()) await stop();
       await Promise.allSettled([redis.close(), mongo.close()]);
       log.info("RoadPulse node stopped");
     })();

@@ -1,4 +1,9 @@
 import type { ApiRoutes } from "./http/app.js";
+import { authRoutes } from "./http/routes/auth.js";
+import type { RealtimeFeature } from "./realtime/features.js";
 
 /** Every feature's HTTP routes, mounted under /api. */
-export const apiRoutes: ApiRoutes[] = [];
+export const apiRoutes: ApiRoutes[] = [authRoutes];
+
+/** Every feature's Socket.IO handlers, attached to each authenticated connection. */
+export const realtimeFeatures: RealtimeFeature[] = [];

@@ -1,10 +1,17 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MongoInstance, type RedisInstance, startFerretDB, startRedisServer, waitFor } from "@roadpulse/devstack";
-import { io as connect } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { REDIS_DEGRADED_WARNING } from "../src/redis/connection.js";
-import { capturingLogger, mongoUri, startTestNode, type TestNode, uniqueDbName } from "./support/env.js";
+import {
+  capturingLogger,
+  connectDevice,
+  mongoUri,
+  register,
+  startTestNode,
+  type TestNode,
+  uniqueDbName,
+} from "./support/env.js";
 
 async function health(
   url: string,
@@ -29,6 +36,7 @@ describe("graceful degradation", () => {
     const node: TestNode = await startTestNode({ REDIS_URL: redis.url }, { log });
     cleanups.push(() => node.close());
     expect((await health(node.url)).body.services.redis).toBe("connected");
+    const account = await register(node.url, "outage");
 
     await redis.service?.kill();
     const degraded = await waitFor("health to report Redis down", async () => {
@@ -49,10 +57,10 @@ describe("graceful degradation", () => {
     expect(warnings()[0]?.level).toBe(40);
     expect(lines.some((line) => String(line.msg).startsWith("❌ Redis Client Error:"))).toBe(true);
 
-    // Socket.IO still accepts connections while Redis is away.
-    const client = connect(node.url, { transports: ["websocket"], reconnection: false });
+    // Socket.IO still accepts authenticated connections while Redis is away.
+    const client = await connectDevice(node.url, account.token);
     cleanups.push(async () => client.close());
-    await waitFor("a socket to connect without Redis", () => client.connected);
+    expect(client.connected).toBe(true);
 
     const revived = await startRedisServer({
       port: redis.port,

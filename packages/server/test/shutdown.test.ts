@@ -1,7 +1,6 @@
 import { freePort, startNodeProcess } from "@roadpulse/devstack";
-import { io as connect } from "socket.io-client";
 import { describe, expect, it } from "vitest";
-import { testEnv } from "./support/env.js";
+import { connectDevice, register, testEnv } from "./support/env.js";
 
 describe("graceful shutdown", () => {
   it("closes client sockets and exits 0 on SIGTERM", async () => {
@@ -12,11 +11,8 @@ describe("graceful shutdown", () => {
       env,
       output: "ignore",
     });
-    const client = connect(node.url, { transports: ["websocket"], reconnection: false });
-    await new Promise<void>((resolve, reject) => {
-      client.once("connect", resolve);
-      client.once("connect_error", reject);
-    });
+    const account = await register(node.url, "shutdown");
+    const client = await connectDevice(node.url, account.token);
     const disconnected = new Promise<string>((resolve) => client.once("disconnect", resolve));
 
     node.service.child.kill("SIGTERM");

@@ -36,6 +36,15 @@ export async function buildApp(ctx: NodeContext, routes: ApiRoutes[] = []): Prom
     reply.header("X-Node-Id", ctx.config.nodeId);
   });
   app.addHook("onResponse", async (request, reply) => {
+    // The route pattern (not the raw URL) keeps label values bounded.
+    const route = request.routeOptions.url ?? "unmatched";
+    const seconds = reply.elapsedTime / 1000;
+    ctx.metrics.httpRequests.inc({
+      method: request.method,
+      route,
+      status_class: `${Math.floor(reply.statusCode / 100)}xx`,
+    });
+    ctx.metrics.httpDuration.observe({ method: request.method, route }, seconds);
     if (reply.statusCode >= 500) {
       request.log.warn({ url: request.url, status: reply.statusCode }, "request failed");
     }

@@ -1,26 +1,122 @@
-import { collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+
+/** Buckets for things that should take around a millisecond (Redis, acks at rest). */
+const FAST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
+/** Buckets for durable writes and HTTP requests. */
+const SLOW_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 
 /**
- * The node's Prometheus registry. Process metrics come from prom-client's defaults; every metric
- * RoadPulse defines lives in this folder so names and labels are reviewed in one place.
+ * Every metric a node exports, in one place so names, units and labels are reviewed together.
+ * Prometheus conventions: base units, `_total` counters, `_seconds` durations, and only bounded
+ * label values (event names, outcomes, collections), never user, device or socket ids.
  */
 export class Metrics {
   readonly registry = new Registry();
+
   readonly degraded: Gauge;
+  readonly connectedSockets: Gauge;
+  readonly socketEvents: Counter<"event" | "outcome">;
+  readonly ackDuration: Histogram<"event">;
+  readonly httpRequests: Counter<"method" | "route" | "status_class">;
+  readonly httpDuration: Histogram<"method" | "route">;
+  readonly presenceOps: Counter<"op" | "outcome">;
+  readonly redisCommandDuration: Histogram<"op">;
+  readonly mongoWriteDuration: Histogram<"collection">;
+  readonly observationBatchSize: Histogram;
+  readonly observations: Counter<"result">;
+  readonly hazardTransitions: Counter<"status">;
+  readonly adapterMessages: Counter<"direction">;
 
   constructor(nodeId: string, version: string) {
+    const registers = [this.registry];
     this.registry.setDefaultLabels({ node: nodeId });
     collectDefaultMetrics({ register: this.registry, prefix: "roadpulse_" });
     new Gauge({
       name: "roadpulse_build_info",
       help: "Build information; always 1",
       labelNames: ["version", "node_version"],
-      registers: [this.registry],
+      registers,
     }).set({ version, node_version: process.version }, 1);
+
     this.degraded = new Gauge({
       name: "roadpulse_degraded",
       help: "1 while a backing service (Redis or MongoDB) is unreachable from this node",
-      registers: [this.registry],
+      registers,
+    });
+    this.connectedSockets = new Gauge({
+      name: "roadpulse_connected_sockets",
+      help: "Socket.IO connections currently open on this node",
+      registers,
+    });
+    this.socketEvents = new Counter({
+      name: "roadpulse_socket_events_total",
+      help: "Client events handled, by event name and outcome (ok, rejected, error)",
+      labelNames: ["event", "outcome"],
+      registers,
+    });
+    this.ackDuration = new Histogram({
+      name: "roadpulse_ack_duration_seconds",
+      help: "Time from receiving a client event to sending its acknowledgement",
+      labelNames: ["event"],
+      buckets: SLOW_BUCKETS,
+      registers,
+    });
+    this.httpRequests = new Counter({
+      name: "roadpulse_http_requests_total",
+      help: "HTTP requests answered, by route pattern and status class",
+      labelNames: ["method", "route", "status_class"],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: "roadpulse_http_request_duration_seconds",
+      help: "HTTP request duration by route pattern",
+      labelNames: ["method", "route"],
+      buckets: SLOW_BUCKETS,
+      registers,
+    });
+    this.presenceOps = new Counter({
+      name: "roadpulse_presence_operations_total",
+      help: "Presence writes and reads against Redis, by operation and outcome",
+      labelNames: ["op", "outcome"],
+      registers,
+    });
+    this.redisCommandDuration = new Histogram({
+      name: "roadpulse_redis_command_duration_seconds",
+      help: "Round-trip time of presence pipelines and commands against Redis",
+      labelNames: ["op"],
+      buckets: FAST_BUCKETS,
+      registers,
+    });
+    this.mongoWriteDuration = new Histogram({
+      name: "roadpulse_mongodb_write_duration_seconds",
+      help: "Duration of MongoDB writes, by collection",
+      labelNames: ["collection"],
+      buckets: SLOW_BUCKETS,
+      registers,
+    });
+    this.observationBatchSize = new Histogram({
+      name: "roadpulse_observation_batch_size",
+      help: "Observations per submitted batch",
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500],
+      registers,
+    });
+    this.observations = new Counter({
+      name: "roadpulse_observations_total",
+      help: "Observations received, by result (accepted, duplicate, rejected)",
+      labelNames: ["result"],
+      registers,
+    });
+    this.hazardTransitions = new Counter({
+      name: "roadpulse_hazard_transitions_total",
+      help: "Hazard status changes, by new status (reported, confirmed, fixed, expired)",
+      labelNames: ["status"],
+      registers,
+    });
+    this.adapterMessages = new Counter({
+      name: "roadpulse_adapter_messages_total",
+      help: "Socket.IO Redis adapter messages, by direction (in, out)",
+      labelNames: ["direction"],
+      registers,
     });
   }
 }

@@ -1,6 +1,9 @@
 import type { Server as HttpServer } from "node:http";
 import { Server } from "socket.io";
 import type { NodeContext } from "../context.js";
+import type { RealtimeFeature } from "./features.js";
+import { installHandshake } from "./handshake.js";
+import type { AppServer } from "./types.js";
 
 /**
  * Largest Socket.IO message a client may send. The biggest legitimate one is a full
@@ -13,8 +16,8 @@ export const MAX_SOCKET_MESSAGE_BYTES = 96 * 1024;
 export const PING_INTERVAL_MS = 25_000;
 export const PING_TIMEOUT_MS = 20_000;
 
-export function createSocketServer(httpServer: HttpServer, ctx: NodeContext): Server {
-  const io = new Server(httpServer, {
+export function createSocketServer(httpServer: HttpServer, ctx: NodeContext, features: RealtimeFeature[]): AppServer {
+  const io: AppServer = new Server(httpServer, {
     path: "/socket.io",
     serveClient: false,
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
@@ -40,6 +43,12 @@ export function createSocketServer(httpServer: HttpServer, ctx: NodeContext): Se
   });
   io.engine.on("headers", (headers: Record<string, string>) => {
     headers["X-Node-Id"] = ctx.config.nodeId;
+  });
+  installHandshake(io, ctx);
+  io.on("connection", (socket) => {
+    ctx.metrics.connectedSockets.inc();
+    socket.once("disconnect", () => ctx.metrics.connectedSockets.dec());
+    for (const feature of features) feature.attach(socket, ctx);
   });
   return io;
 }

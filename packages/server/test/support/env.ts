@@ -2,11 +2,12 @@ import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
 import { MongoClient } from "mongodb";
 import pino from "pino";
+import { type Socket as ClientSocket, io as connectClient } from "socket.io-client";
 import { inject } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { Logger } from "../../src/log.js";
 import { type RunningNode, type StartOptions, startNode } from "../../src/node.js";
-import { apiRoutes } from "../../src/routes.js";
+import { apiRoutes, realtimeFeatures } from "../../src/routes.js";
 
 export const TEST_JWT_SECRET = "test-secret-0123456789abcdef";
 
@@ -64,7 +65,7 @@ export async function startTestNode(
   options: StartOptions = {},
 ): Promise<TestNode> {
   const env = testEnv(overrides);
-  const node = await startNode(loadConfig(env), { routes: apiRoutes, ...options });
+  const node = await startNode(loadConfig(env), { routes: apiRoutes, features: realtimeFeatures, ...options });
   return Object.assign(node, { url: `http://127.0.0.1:${node.port}`, env });
 }
 
@@ -76,4 +77,42 @@ export async function dropDatabase(uri: string): Promise<void> {
   } finally {
     await client.close();
   }
+}
+
+export interface Account {
+  token: string;
+  userId: string;
+  email: string;
+}
+
+/** Registers a fresh account through the HTTP API. */
+export async function register(baseUrl: string, name = "driver"): Promise<Account> {
+  const email = `${name}-${randomBytes(4).toString("hex")}@example.test`;
+  const response = await fetch(`${baseUrl}/api/auth/register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ email, password: "correct horse battery", displayName: name }),
+  });
+  if (response.status !== 201) throw new Error(`register failed: ${response.status} ${await response.text()}`);
+  const body = (await response.json()) as { token: string; user: { id: string } };
+  return { token: body.token, userId: body.user.id, email };
+}
+
+/** Opens an authenticated socket.io-client connection and waits until it is connected. */
+export async function connectDevice(
+  baseUrl: string,
+  token: string,
+  options: { deviceId?: string; transports?: Array<"websocket" | "polling">; reconnection?: boolean } = {},
+): Promise<ClientSocket> {
+  const socket = connectClient(baseUrl, {
+    auth: { token },
+    query: { deviceId: options.deviceId ?? `device-${randomBytes(6).toString("hex")}` },
+    transports: options.transports ?? ["websocket"],
+    reconnection: options.reconnection ?? false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("connect_error", reject);
+  });
+  return socket;
 }

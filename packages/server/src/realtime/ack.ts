@@ -1,0 +1,66 @@
+import { type Ack, type AckError, ErrorCodes } from "@roadpulse/protocol";
+import type { ValidateFunction } from "ajv";
+import type { NodeContext } from "../context.js";
+import { ApiError } from "../http/errors.js";
+import { isStorageUnavailable } from "../http/storage.js";
+import type { AppSocket } from "./types.js";
+
+export type Acknowledge = (response: Ack) => void;
+
+export function ackError(code: string, message: string): AckError {
+  return { ok: false, error: { code, message } };
+}
+
+/** Describes the first schema violation in words a client developer can act on. */
+export function describeValidation(validate: ValidateFunction): string {
+  const first = validate.errors?.[0];
+  if (!first) return "payload is invalid";
+  const where = first.instancePath === "" ? "payload" : first.instancePath.slice(1).replaceAll("/", ".");
+  if (first.keyword === "additionalProperties") {
+    return `${where} has an unknown field "${String(first.params.additionalProperty)}"`;
+  }
+  return `${where} ${first.message ?? "is invalid"}`;
+}
+
+/**
+ * Registers a client→server event that always answers through its acknowledgement: the payload
+ * is validated against the protocol schema first (a bad one gets `ok:false` and reaches no
+ * handler), handler errors become `{ok:false,error}`, never an unanswered emit. Events sent
+ * without an ack callback cannot be answered and are dropped unprocessed, so a client never
+ * mistakes silence for success.
+ */
+export function handleEvent<P, R extends object>(
+  socket: AppSocket,
+  ctx: NodeContext,
+  event: string,
+  validate: ValidateFunction<P>,
+  handler: (payload: P) => Promise<R | AckError>,
+): void {
+  socket.on(event, async (payload: unknown, ack: unknown) => {
+    if (typeof ack !== "function") return;
+    const started = process.hrtime.bigint();
+    const respond = (response: Ack, outcome: "ok" | "rejected" | "error") => {
+      (ack as Acknowledge)(response);
+      ctx.metrics.socketEvents.inc({ event, outcome });
+      ctx.metrics.ackDuration.observe({ event }, Number(process.hrtime.bigint() - started) / 1e9);
+    };
+    if (!validate(payload)) {
+      respond(ackError(ErrorCodes.ValidationFailed, describeValidation(validate)), "rejected");
+      return;
+    }
+    try {
+      const result = await handler(payload);
+      if ("ok" in result && result.ok === false) respond(result as AckError, "rejected");
+      else respond({ ok: true, ...result }, "ok");
+    } catch (error) {
+      if (error instanceof ApiError) {
+        respond(ackError(error.code, error.message), "rejected");
+      } else if (isStorageUnavailable(error)) {
+        respond(ackError(ErrorCodes.StorageUnavailable, "Storage is unavailable; keep the data and retry"), "error");
+      } else {
+        ctx.log.error({ err: error, event }, "event handler failed");
+        respond(ackError(ErrorCodes.Internal, "Internal error"), "error");
+      }
+    }
+  });
+}

@@ -1,0 +1,36 @@
+import type { NodeContext } from "../context.js";
+import type { AppServer } from "./types.js";
+
+/** Device ids are chosen by the app (a UUID or similar); nginx hashes on them for stickiness. */
+const DEVICE_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/**
+ * Refuses every connection without a valid JWT in `auth.token`: the client gets `connect_error`
+ * with `{code, message}` in `err.data` and no handler ever sees it.
+ */
+export function installHandshake(io: AppServer, ctx: NodeContext): void {
+  io.use(async (socket, next) => {
+    const auth = socket.handshake.auth as Record<string, unknown>;
+    const claims = await ctx.tokens.verify(auth.token);
+    if (claims === null) {
+      const error = new Error("unauthorized") as Error & { data?: unknown };
+      error.data = { code: "UNAUTHORIZED", message: "A valid token is required in auth.token" };
+      return next(error);
+    }
+    const deviceId = socket.handshake.query.deviceId;
+    if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) {
+      const error = new Error("bad device id") as Error & { data?: unknown };
+      error.data = { code: "BAD_REQUEST", message: "query deviceId must be 8-128 letters, digits or . _ : -" };
+      return next(error);
+    }
+    const userAgent = socket.handshake.headers["user-agent"];
+    socket.data = {
+      userId: claims.userId,
+      role: claims.role,
+      deviceId,
+      userAgent: typeof userAgent === "string" ? userAgent.slice(0, 200) : "unknown",
+      connectedAt: new Date().toISOString(),
+    };
+    next();
+  });
+}

@@ -1,0 +1,48 @@
+import { type Collection, type Db, MongoServerError, ObjectId } from "mongodb";
+import type { Role } from "../auth/tokens.js";
+
+export interface UserDoc {
+  _id: ObjectId;
+  email: string;
+  displayName: string;
+  passwordHash: string;
+  role: Role;
+  createdAt: Date;
+}
+
+export class EmailTakenError extends Error {
+  constructor() {
+    super("email already registered");
+  }
+}
+
+const DUPLICATE_KEY = 11000;
+
+/** The `users` collection. Emails are stored lower-cased; a unique index guards them. */
+export class UsersRepository {
+  readonly #users: Collection<UserDoc>;
+
+  constructor(db: Db) {
+    this.#users = db.collection<UserDoc>("users");
+  }
+
+  async create(user: Omit<UserDoc, "_id" | "createdAt">): Promise<UserDoc> {
+    const doc: UserDoc = { _id: new ObjectId(), createdAt: new Date(), ...user };
+    try {
+      await this.#users.insertOne(doc);
+    } catch (error) {
+      if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) throw new EmailTakenError();
+      throw error;
+    }
+    return doc;
+  }
+
+  async findByEmail(email: string): Promise<UserDoc | null> {
+    return await this.#users.findOne({ email: email.toLowerCase() });
+  }
+
+  async findById(id: string): Promise<UserDoc | null> {
+    if (!ObjectId.isValid(id)) return null;
+    return await this.#users.findOne({ _id: new ObjectId(id) });
+  }
+}

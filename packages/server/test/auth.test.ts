@@ -1,0 +1,187 @@
+import { MongoClient } from "mongodb";
+import { io as connect, type Socket } from "socket.io-client";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { dropDatabase, register, startTestNode, type TestNode } from "./support/env.js";
+
+async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+async function countUsers(uri: string): Promise<number> {
+  const client = new MongoClient(uri);
+  try {
+    return await client.db().collection("users").countDocuments();
+  } finally {
+    await client.close();
+  }
+}
+
+describe("accounts and authentication", () => {
+  let node: TestNode;
+  let uri: string;
+  beforeAll(async () => {
+    node = await startTestNode({ ADMIN_EMAILS: "boss@example.test" });
+    uri = node.env.MONGODB_URI ?? "";
+  });
+  afterAll(async () => {
+    await node.close();
+    await dropDatabase(uri);
+  });
+
+  it("registers, logs in and answers /api/users/me; stores only a salted slow hash", async () => {
+    const created = await post(`${node.url}/api/auth/register`, {
+      email: "Ana@Example.test",
+      password: "correct horse battery",
+      displayName: "Ana",
+    });
+    expect(created.status).toBe(201);
+    expect(created.body.user).toMatchObject({ email: "ana@example.test", displayName: "Ana", role: "user" });
+    expect(typeof created.body.token).toBe("string");
+
+    const login = await post(`${node.url}/api/auth/login`, {
+      email: "ana@example.test",
+      password: "correct horse battery",
+    });
+    expect(login.status).toBe(200);
+    const me = await fetch(`${node.url}/api/users/me`, { headers: { authorization: `Bearer ${login.body.token}` } });
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ email: "ana@example.test" });
+
+    const client = new MongoClient(uri);
+    try {
+      const stored = await client.db().collection("users").findOne({ email: "ana@example.test" });
+      expect(stored?.passwordHash).toMatch(/^scrypt\$32768\$8\$1\$[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+$/);
+      expect(JSON.stringify(stored)).not.toContain("correct horse battery");
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("gives the admin role only to configured emails", async () => {
+    const boss = await post(`${node.url}/api/auth/register`, {
+      email: "boss@example.test",
+      password: "correct horse battery",
+      displayName: "Boss",
+    });
+    expect(boss.body.user).toMatchObject({ role: "admin" });
+  });
+
+  it("refuses a second account with the same email, whatever its case", async () => {
+    await register(node.url, "twin").then(async (account) => {
+      const again = await post(`${node.url}/api/auth/register`, {
+        email: account.email.toUpperCase(),
+        password: "another password",
+        displayName: "Twin",
+      });
+      expect(again.status).toBe(409);
+      expect(again.body).toEqual({ error: { code: "CONFLICT", message: "This email is already registered" } });
+    });
+  });
+
+  it("refuses wrong passwords and unknown emails alike", async () => {
+    const account = await register(node.url, "locked");
+    const wrong = await post(`${node.url}/api/auth/login`, { email: account.email, password: "not it at all" });
+    const unknown = await post(`${node.url}/api/auth/login`, { email: "nobody@example.test", password: "whatever" });
+    expect(wrong.status).toBe(401);
+    expect(unknown.status).toBe(401);
+    expect(wrong.body).toEqual(unknown.body);
+  });
+
+  it.each([
+    ["an operator instead of an email", { email: { $gt: "" }, password: "x" }, 400, "VALIDATION_FAILED"],
+    [
+      "an operator instead of a password",
+      { email: "a@example.test", password: { $ne: null } },
+      400,
+      "VALIDATION_FAILED",
+    ],
+    [
+      "an unknown field",
+      { email: "a@example.test", password: "xxxxxxxxx", displayName: "A", admin: true },
+      400,
+      "VALIDATION_FAILED",
+    ],
+    [
+      "a number where a string belongs",
+      { email: 42, password: "xxxxxxxxx", displayName: "A" },
+      400,
+      "VALIDATION_FAILED",
+    ],
+    ["a short password", { email: "a@example.test", password: "short", displayName: "A" }, 400, "VALIDATION_FAILED"],
+    ["a non-email", { email: "not-an-email", password: "xxxxxxxxx", displayName: "A" }, 400, "VALIDATION_FAILED"],
+    ["broken JSON", '{"email":', 400, "BAD_REQUEST"],
+    [
+      "a 1 MB body",
+      { email: "a@example.test", password: "x".repeat(1_000_000), displayName: "A" },
+      413,
+      "PAYLOAD_TOO_LARGE",
+    ],
+  ])("answers %s with a clear error and stores nothing", async (_what, body, status, code) => {
+    const before = await countUsers(uri);
+    const path = typeof body === "object" && body !== null && "displayName" in body ? "register" : "login";
+    const result = await post(`${node.url}/api/auth/${path}`, body);
+    expect(result.status).toBe(status);
+    expect(result.body).toEqual({ error: { code, message: expect.any(String) } });
+    expect(JSON.stringify(result.body)).not.toMatch(/at .*\.(js|ts):\d+/);
+    expect(await countUsers(uri)).toBe(before);
+  });
+
+  it("refuses /api/users/me without a valid token", async () => {
+    for (const authorization of [undefined, "Bearer nope", "Basic abc", `Bearer ${"a".repeat(5000)}`]) {
+      const response = await fetch(`${node.url}/api/users/me`, {
+        headers: authorization ? { authorization } : {},
+      });
+      expect(response.status).toBe(401);
+    }
+  });
+
+  describe("Socket.IO handshake", () => {
+    function open(auth: Record<string, unknown>, deviceId = "device-0001"): Socket {
+      return connect(node.url, { auth, query: { deviceId }, transports: ["websocket"], reconnection: false });
+    }
+    function outcome(socket: Socket): Promise<{ connected: boolean; data?: unknown }> {
+      return new Promise((resolve) => {
+        socket.once("connect", () => resolve({ connected: true }));
+        socket.once("connect_error", (error: Error & { data?: unknown }) =>
+          resolve({ connected: false, data: error.data }),
+        );
+      });
+    }
+
+    it("accepts a valid token and refuses everything else with connect_error", async () => {
+      const account = await register(node.url, "socket");
+      const good = open({ token: account.token });
+      expect(await outcome(good)).toEqual({ connected: true });
+      good.close();
+
+      for (const auth of [{}, { token: "forged.jwt.value" }, { token: { $gt: "" } }, { token: 12 }]) {
+        const bad = open(auth);
+        expect(await outcome(bad)).toEqual({
+          connected: false,
+          data: { code: "UNAUTHORIZED", message: expect.any(String) },
+        });
+        bad.close();
+      }
+      const noDevice = open({ token: account.token }, "x");
+      expect(await outcome(noDevice)).toMatchObject({ connected: false, data: { code: "BAD_REQUEST" } });
+      noDevice.close();
+    });
+
+    it("refuses a token signed with another secret", async () => {
+      const other = await startTestNode({ JWT_SECRET: "some-other-secret-of-32-chars!!", MONGODB_URI: uri });
+      try {
+        const foreign = await register(other.url, "foreign");
+        const socket = open({ token: foreign.token });
+        expect(await outcome(socket)).toMatchObject({ connected: false });
+        socket.close();
+      } finally {
+        await other.close();
+      }
+    });
+  });
+});
