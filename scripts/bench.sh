@@ -8,5 +8,6 @@ name="${1:-}"
 shift
 ensure_workspace
 ensure_redis_server_binary
+ensure_nginx_binary
 [ -n "${MONGODB_URI:-}" ] || ensure_ferretdb_binary
 exec node "$ROOT/packages/bench/dist/$name.js" "$@"

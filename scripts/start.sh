@@ -5,5 +5,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 ensure_workspace
 ensure_redis_server_binary
+ensure_nginx_binary
 [ -n "${MONGODB_URI:-}" ] || ensure_ferretdb_binary
 exec node "$ROOT/packages/devstack/dist/cluster-cli.js"

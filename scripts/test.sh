@@ -5,6 +5,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 ensure_workspace
 ensure_redis_server_binary
+ensure_nginx_binary
 [ -n "${TEST_MONGODB_BASE_URI:-}" ] || ensure_ferretdb_binary
 say "lint"
 pnpm_ run --silent lint

@@ -44,6 +44,10 @@ ensure_workspace() {
   pnpm_ run --silent build
 }
 
+ensure_nginx_binary() {
+  [ -x /usr/sbin/nginx ] || apt_install nginx-light
+}
+
 ensure_redis_server_binary() {
   command -v redis-server >/dev/null || apt_install redis-server
   command -v redis-cli >/dev/null || apt_install redis-tools

@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 /**
  * The local cluster, as plain processes: Redis (the machine's when it answers, else our own),
- * FerretDB (unless MONGODB_URI is set) and NODES RoadPulse nodes. Stops everything it started on
- * Ctrl-C or SIGTERM. Run through scripts/start.sh, which installs and builds first.
+ * FerretDB (unless MONGODB_URI is set), NODES RoadPulse nodes on ports 5001… and nginx on LB_PORT
+ * in front of them, with the project's nginx.conf. Stops everything it started on Ctrl-C or
+ * SIGTERM. Run through scripts/start.sh, which installs and builds first.
  */
 import { join, resolve } from "node:path";
 import { type MongoInstance, startFerretDB } from "./ferretdb.js";
+import { startNginx } from "./nginx.js";
 import { type NodeProcess, startNodeProcess } from "./node-process.js";
 import { isListening } from "./ports.js";
 import { type RedisInstance, redisAnswers, startRedisServer } from "./redis.js";
@@ -46,9 +48,10 @@ async function provideMongo(): Promise<{ uri: string; instance?: MongoInstance }
 }
 
 async function main(): Promise<void> {
-  const nodes = intFromEnv("NODES", 1);
+  const nodes = intFromEnv("NODES", 3);
   if (nodes < 1 || nodes > 32) throw new Error("NODES must be between 1 and 32");
-  const firstPort = intFromEnv("NODE_BASE_PORT", nodes === 1 ? 5000 : 5001);
+  const firstPort = intFromEnv("NODE_BASE_PORT", 5001);
+  const lbPort = intFromEnv("LB_PORT", 8080);
 
   const stoppers: Array<() => Promise<unknown>> = [];
   let stopping = false;
@@ -71,7 +74,7 @@ async function main(): Promise<void> {
     const running: NodeProcess[] = await Promise.all(
       Array.from({ length: nodes }, (_, i) =>
         startNodeProcess({
-          nodeId: process.env.NODE_ID && nodes === 1 ? process.env.NODE_ID : `node-${i + 1}`,
+          nodeId: `node-${i + 1}`,
           port: firstPort + i,
           env: { REDIS_URL: redis.url, MONGODB_URI: mongo.uri },
           output: "inherit-prefixed",
@@ -79,11 +82,19 @@ async function main(): Promise<void> {
       ),
     );
     for (const node of running) stoppers.push(() => node.service.stop("SIGTERM", 15_000));
+    const nginx = await startNginx({
+      port: lbPort,
+      upstreams: running.map((node) => `127.0.0.1:${node.port}`),
+      dir: join(RUN_DIR, "nginx"),
+      output: "inherit-prefixed",
+    });
+    stoppers.push(() => nginx.stop());
 
     console.log("\nRoadPulse local cluster is up:");
     console.log(`  Redis     ${redis.url}${redis.service ? " (started here)" : " (reused)"}`);
     console.log(`  MongoDB   ${mongo.uri}${mongo.instance ? " (FerretDB, started here)" : ""}`);
     for (const node of running) console.log(`  ${node.nodeId.padEnd(9)} ${node.url}  (health: ${node.url}/health)`);
+    console.log(`  nginx     ${nginx.url}  ← devices, k6 and curl go here (health: ${nginx.url}/health)`);
     console.log("Ctrl-C stops everything.\n");
 
     // A node that dies on its own is reported; the rest keep running (ops decide what to do).

@@ -9,6 +9,11 @@ export interface Config {
   port: number;
   host: string;
   nodeId: string;
+  /**
+   * This process's identity among the node's workers: equal to `nodeId` with one worker,
+   * `nodeId#<n>` in worker n when WORKERS > 1. Whatever a process owns in Redis is keyed by it.
+   */
+  instanceId: string;
   nodeEnv: string;
   /** `null` when `REDIS_URL=off`: the node runs without Redis on purpose. */
   redisUrl: string | null;
@@ -25,6 +30,10 @@ export interface Config {
   /** Origins allowed to open a browser Socket.IO connection; `*` allows any. */
   allowedOrigins: string[] | "*";
   shutdownTimeoutMs: number;
+  /** Socket.IO Redis adapter: `sharded` (dynamic per-room channels) or `classic` (one pattern). */
+  adapterMode: "sharded" | "classic";
+  /** Prefix of the adapter's pub/sub channels; clusters sharing one Redis need different ones. */
+  adapterChannelPrefix: string;
   /** Emails that get the admin role when they register (lower-cased). */
   adminEmails: string[];
   /** Which peers may set X-Forwarded-For (proxy-addr syntax): nginx in front of the nodes. */
@@ -132,6 +141,18 @@ export function loadConfig(env: Env = process.env): Config {
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
     throw new ConfigError("NODE_ID", "may hold only letters, digits and . _ : - (at most 64)");
   }
+  const workerIndex = read(env, "WORKER_INDEX");
+  if (workerIndex !== undefined && !/^\d{1,2}$/.test(workerIndex)) {
+    throw new ConfigError("WORKER_INDEX", "is set by the node itself and must be a small integer");
+  }
+  const adapterMode = read(env, "ADAPTER_MODE") ?? "sharded";
+  if (adapterMode !== "sharded" && adapterMode !== "classic") {
+    throw new ConfigError("ADAPTER_MODE", `must be "sharded" or "classic", got "${adapterMode}"`);
+  }
+  const adapterChannelPrefix = read(env, "ADAPTER_CHANNEL_PREFIX") ?? "roadpulse";
+  if (!/^[A-Za-z0-9._:-]{1,64}$/.test(adapterChannelPrefix)) {
+    throw new ConfigError("ADAPTER_CHANNEL_PREFIX", "may hold only letters, digits and . _ : - (at most 64)");
+  }
   const logLevel = read(env, "LOG_LEVEL") ?? "info";
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new ConfigError("LOG_LEVEL", `must be one of ${LOG_LEVELS.join(", ")}`);
@@ -152,6 +173,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, "PORT", 5000, 0, 65535),
     host: read(env, "HOST") ?? "0.0.0.0",
     nodeId,
+    instanceId: workerIndex === undefined ? nodeId : `${nodeId}#${workerIndex}`,
     nodeEnv,
     redisUrl: redisUrl(env),
     mongodbUri: uri,
@@ -166,6 +188,8 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: origins(env),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 120_000),
     trustProxy: read(env, "TRUST_PROXY") ?? "loopback,linklocal,uniquelocal",
+    adapterMode,
+    adapterChannelPrefix,
     adminEmails: (read(env, "ADMIN_EMAILS") ?? "")
       .split(",")
       .map((email) => email.trim().toLowerCase())

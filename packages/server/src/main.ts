@@ -1,3 +1,5 @@
+import cluster from "node:cluster";
+import { runPrimary } from "./cluster/primary.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { startNode } from "./node.js";
@@ -18,8 +20,17 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const log = createLogger(config.nodeId, config.logLevel);
-  const node = await startNode(config, { log, routes: apiRoutes, features: realtimeFeatures });
+  const log = createLogger(config.instanceId, config.logLevel);
+  if (config.workers > 1 && cluster.isPrimary) {
+    await runPrimary(config, log);
+    return;
+  }
+  const node = await startNode(config, {
+    log,
+    routes: apiRoutes,
+    features: realtimeFeatures,
+    mode: cluster.isWorker ? "worker" : "listen",
+  });
 
   const stop = (signal: string) => {
     log.info({ signal }, "shutting down");

@@ -1,11 +1,14 @@
 import type { AddressInfo } from "node:net";
+import { setupWorker } from "@socket.io/sticky";
 import type { FastifyInstance } from "fastify";
 import { TokenService } from "./auth/tokens.js";
+import { joinClusterMetrics } from "./cluster/metrics-ipc.js";
 import type { Config } from "./config.js";
 import type { NodeContext } from "./context.js";
 import { type ApiRoutes, buildApp } from "./http/app.js";
 import { createLogger, type Logger } from "./log.js";
 import { Metrics } from "./metrics/registry.js";
+import { attachRedisAdapter } from "./realtime/adapter.js";
 import type { RealtimeFeature } from "./realtime/features.js";
 import { createSocketServer } from "./realtime/io.js";
 import type { AppServer } from "./realtime/types.js";
@@ -27,6 +30,11 @@ export interface StartOptions {
   log?: Logger;
   routes?: ApiRoutes[];
   features?: RealtimeFeature[];
+  /**
+   * `worker`: a cluster worker of a node with WORKERS > 1: it does not listen itself but takes the
+   * connections its primary hands over (@socket.io/sticky), and reports metrics node-wide.
+   */
+  mode?: "listen" | "worker";
 }
 
 /**
@@ -52,6 +60,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   const app = await buildApp(ctx, options.routes);
   const io = createSocketServer(app.server, ctx, options.features ?? []);
   ctx.io = io;
+  const stopAdapter = attachRedisAdapter(io, ctx);
   const featureStoppers: Array<() => Promise<void>> = [];
   for (const feature of options.features ?? []) {
     if (feature.start) featureStoppers.push(await feature.start(ctx));
@@ -65,10 +74,18 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     await new Promise<void>((resolve) => io.close(() => resolve()));
   });
 
-  await app.listen({ port: config.port, host: config.host });
+  let port = config.port;
+  if (options.mode === "worker") {
+    await app.ready();
+    setupWorker(io);
+    joinClusterMetrics(ctx.metrics.registry);
+    log.info({ instance: config.instanceId, version: VERSION }, "RoadPulse worker ready");
+  } else {
+    await app.listen({ port: config.port, host: config.host });
+    port = (app.server.address() as AddressInfo).port;
+    log.info({ port, version: VERSION }, "RoadPulse node listening");
+  }
   ctx.state.socketsActive = true;
-  const port = (app.server.address() as AddressInfo).port;
-  log.info({ port, version: VERSION }, "RoadPulse node listening");
 
   let closing: Promise<void> | undefined;
   const close = () => {
@@ -76,6 +93,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
       ctx.state.draining = true;
       await app.close();
       for (const stop of featureStoppers.reverse()) await stop();
+      await stopAdapter();
       await Promise.allSettled([redis.close(), mongo.close()]);
       log.info("RoadPulse node stopped");
     })();

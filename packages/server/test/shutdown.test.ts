@@ -1,5 +1,5 @@
 import { freePort, startNodeProcess } from "@roadpulse/devstack";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished } from "vitest";
 import { connectDevice, register, testEnv } from "./support/env.js";
 
 describe("graceful shutdown", () => {
@@ -11,6 +11,8 @@ describe("graceful shutdown", () => {
       env,
       output: "ignore",
     });
+    // Whatever happens below, no node process outlives the test.
+    onTestFinished(async () => void (await node.service.kill()));
     const account = await register(node.url, "shutdown");
     const client = await connectDevice(node.url, account.token);
     const disconnected = new Promise<string>((resolve) => client.once("disconnect", resolve));

@@ -35,12 +35,15 @@ export class Metrics {
       name: "roadpulse_build_info",
       help: "Build information; always 1",
       labelNames: ["version", "node_version"],
+      // With several workers the node still has one build: take one worker's value, not the sum.
+      aggregator: "first",
       registers,
     }).set({ version, node_version: process.version }, 1);
 
     this.degraded = new Gauge({
       name: "roadpulse_degraded",
       help: "1 while a backing service (Redis or MongoDB) is unreachable from this node",
+      aggregator: "max",
       registers,
     });
     this.connectedSockets = new Gauge({

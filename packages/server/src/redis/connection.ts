@@ -12,12 +12,14 @@ export const REDIS_DEGRADED_WARNING = "⚠️ Server will continue without Redis
  * - `enableOfflineQueue: false`: while disconnected every command fails at once instead of piling
  *   up in memory without bound until Redis returns;
  * - `maxRetriesPerRequest: 1`: a command caught by a dropped connection is retried once, then fails;
+ * - the one exception is a subscriber connection (`offlineQueue: true`): its queue holds only
+ *   SUBSCRIBE commands, bounded by the number of channels, which must reach Redis when it returns;
  * - reconnect forever with a capped back-off, so the node heals without a restart.
  */
-export function redisOptions(connectionName: string): RedisOptions {
+export function redisOptions(connectionName: string, offlineQueue = false): RedisOptions {
   return {
     connectionName,
-    enableOfflineQueue: false,
+    enableOfflineQueue: offlineQueue,
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
     enableReadyCheck: true,
@@ -37,14 +39,21 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
   #available = false;
   #warnedSinceUp = false;
   #closing = false;
+  readonly #quiet: boolean;
 
+  /**
+   * `quiet` connections (secondary ones, like the adapter's subscriber) do not log outages: the
+   * node's main connection already says it once.
+   */
   constructor(
     url: string | null,
     private readonly log: Logger,
     readonly name: string,
+    options: { offlineQueue?: boolean; quiet?: boolean } = {},
   ) {
     super();
-    this.client = url === null ? null : new Redis(url, redisOptions(name));
+    this.#quiet = options.quiet ?? false;
+    this.client = url === null ? null : new Redis(url, redisOptions(name, options.offlineQueue));
     if (this.client === null) return;
     this.client.on("ready", () => this.#markUp());
     this.client.on("error", (error: Error) => this.#markDown(error));
@@ -112,7 +121,7 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
     this.#available = true;
     this.#warnedSinceUp = false;
     if (wasDown) {
-      this.log.info({ redis: this.name }, "Redis connected");
+      if (!this.#quiet) this.log.info({ redis: this.name }, "Redis connected");
       this.emit("up");
     }
   }
@@ -126,7 +135,7 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
   }
 
   #warn(error?: Error): void {
-    if (this.#warnedSinceUp || this.#closing) return;
+    if (this.#warnedSinceUp || this.#closing || this.#quiet) return;
     this.#warnedSinceUp = true;
     const reason = error?.message ?? "connection closed";
     this.log.error({ redis: this.name }, `❌ Redis Client Error: ${reason}`);

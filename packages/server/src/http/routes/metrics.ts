@@ -1,4 +1,6 @@
+import cluster from "node:cluster";
 import type { FastifyInstance } from "fastify";
+import { fetchClusterMetrics } from "../../cluster/metrics-ipc.js";
 import type { NodeContext } from "../../context.js";
 
 export async function metricsRoutes(app: FastifyInstance, ctx: NodeContext): Promise<void> {
@@ -6,7 +8,8 @@ export async function metricsRoutes(app: FastifyInstance, ctx: NodeContext): Pro
     "/metrics",
     { schema: { tags: ["operations"], summary: "Prometheus metrics of this node", hide: true } },
     async (_request, reply) => {
-      const body = await ctx.metrics.registry.metrics();
+      // A cluster worker answers for the whole node: the primary merges every worker's metrics.
+      const body = cluster.isWorker ? await fetchClusterMetrics() : await ctx.metrics.registry.metrics();
       return reply.type(ctx.metrics.registry.contentType).send(body);
     },
   );
