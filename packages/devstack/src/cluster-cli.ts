@@ -6,9 +6,8 @@
  * SIGTERM. Run through scripts/start.sh, which installs and builds first.
  */
 import { join, resolve } from "node:path";
+import { Cluster } from "./cluster.js";
 import { type MongoInstance, startFerretDB } from "./ferretdb.js";
-import { startNginx } from "./nginx.js";
-import { type NodeProcess, startNodeProcess } from "./node-process.js";
 import { isListening } from "./ports.js";
 import { type RedisInstance, redisAnswers, startRedisServer } from "./redis.js";
 
@@ -71,24 +70,18 @@ async function main(): Promise<void> {
     const mongo = await provideMongo();
     if (mongo.instance) stoppers.push(() => mongo.instance?.stop() ?? Promise.resolve());
 
-    const running: NodeProcess[] = await Promise.all(
-      Array.from({ length: nodes }, (_, i) =>
-        startNodeProcess({
-          nodeId: `node-${i + 1}`,
-          port: firstPort + i,
-          env: { REDIS_URL: redis.url, MONGODB_URI: mongo.uri },
-          output: "inherit-prefixed",
-        }),
-      ),
-    );
-    for (const node of running) stoppers.push(() => node.service.stop("SIGTERM", 15_000));
-    const nginx = await startNginx({
-      port: lbPort,
-      upstreams: running.map((node) => `127.0.0.1:${node.port}`),
-      dir: join(RUN_DIR, "nginx"),
-      output: "inherit-prefixed",
+    const cluster = await Cluster.start({
+      nodes,
+      nodePorts: Array.from({ length: nodes }, (_, i) => firstPort + i),
+      lbPort,
+      redisUrl: redis.url,
+      mongoUri: mongo.uri,
+      dir: RUN_DIR,
+      output: () => "inherit-prefixed",
     });
-    stoppers.push(() => nginx.stop());
+    stoppers.push(() => cluster.stop());
+    const running = cluster.nodes.filter((node) => node !== undefined);
+    const nginx = cluster.nginx;
 
     console.log("\nRoadPulse local cluster is up:");
     console.log(`  Redis     ${redis.url}${redis.service ? " (started here)" : " (reused)"}`);

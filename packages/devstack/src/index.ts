@@ -1,3 +1,4 @@
+export * from "./cluster.js";
 export * from "./ferretdb.js";
 export * from "./nginx.js";
 export * from "./node-process.js";
