@@ -1,0 +1,66 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Cluster } from "@roadpulse/devstack";
+import { mongoUri, redisUrl, uniqueDbName } from "./env.js";
+
+export interface TestCluster extends Cluster {
+  dir: string;
+  mongoUri: string;
+  redisUrl: string;
+  dispose(): Promise<void>;
+}
+
+/**
+ * N node processes behind nginx on free ports, on the run's private Redis (own adapter channel
+ * prefix) and a MongoDB database of their own. Node logs go to files in `dir` (kept on failure
+ * is not needed: `recentOutput` of each service holds the tail).
+ */
+export async function startTestCluster(
+  options: { nodes: number; env?: Record<string, string> } = { nodes: 3 },
+): Promise<TestCluster> {
+  const dir = mkdtempSync(join(tmpdir(), "roadpulse-cluster-"));
+  const database = mongoUri(uniqueDbName("c"));
+  const redis = redisUrl();
+  const cluster = await Cluster.start({
+    nodes: options.nodes,
+    redisUrl: redis,
+    mongoUri: database,
+    env: {
+      LOG_LEVEL: "warn",
+      JWT_SECRET: "test-secret-0123456789abcdef",
+      ADAPTER_CHANNEL_PREFIX: `t${randomBytes(4).toString("hex")}`,
+      ...options.env,
+    },
+    dir,
+    output: (name) => join(dir, `${name}.log`),
+    nodeIdPrefix: `n${randomBytes(2).toString("hex")}`,
+  });
+  return Object.assign(cluster, {
+    dir,
+    mongoUri: database,
+    redisUrl: redis,
+    async dispose() {
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+}
+
+/** The node nginx sends a device to: the same hash key (deviceId) routes /health and the socket. */
+export async function nodeForDevice(lbUrl: string, deviceId: string): Promise<string> {
+  const response = await fetch(`${lbUrl}/health?deviceId=${encodeURIComponent(deviceId)}`);
+  const node = response.headers.get("x-node-id");
+  if (!node) throw new Error("no X-Node-Id on the balancer's answer");
+  return node;
+}
+
+/** A device id that nginx routes to `nodeId` (found by probing, as ops would with curl). */
+export async function deviceIdOn(lbUrl: string, nodeId: string, tag = "dev"): Promise<string> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const deviceId = `${tag}-${randomBytes(6).toString("hex")}`;
+    if ((await nodeForDevice(lbUrl, deviceId)) === nodeId) return deviceId;
+  }
+  throw new Error(`no device id routed to ${nodeId} in 500 tries`);
+}
