@@ -6,6 +6,10 @@ export class Samples {
     this.#values.push(nanoseconds);
   }
 
+  reset(): void {
+    this.#values.length = 0;
+  }
+
   get count(): number {
     return this.#values.length;
   }
