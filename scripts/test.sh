@@ -7,8 +7,9 @@ ensure_workspace
 ensure_redis_server_binary
 ensure_nginx_binary
 [ -n "${TEST_MONGODB_BASE_URI:-}" ] || ensure_ferretdb_binary
-say "lint"
+say "lint and type check (sources and tests)"
 pnpm_ run --silent lint
+pnpm_ run --silent typecheck
 say "tests"
 cd "$ROOT"
 exec corepack pnpm exec vitest run "$@"

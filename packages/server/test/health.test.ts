@@ -15,7 +15,7 @@ describe("GET /health with every service up", () => {
     const response = await fetch(`${node.url}/health`);
     expect(response.status).toBe(200);
     expect(response.headers.get("x-node-id")).toBe(node.env.NODE_ID);
-    const body = await response.json();
+    const body = (await response.json()) as { timestamp: string };
     expect(body).toEqual({
       status: "ok",
       timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
