@@ -24,6 +24,10 @@ export interface Config {
   mlServiceToken: string | null;
   sessionTtlSeconds: number;
   heartbeatTtlSeconds: number;
+  /** TTL of this node's liveness key; a node silent this long is dead and gets reaped. */
+  nodeLivenessTtlSeconds: number;
+  /** How often a node tries to take the reaper lock and reap dead nodes and expired sessions. */
+  reaperIntervalMs: number;
   regionPrecision: number;
   workers: number;
   logLevel: string;
@@ -168,6 +172,17 @@ export function loadConfig(env: Env = process.env): Config {
   if (heartbeatTtlSeconds > sessionTtlSeconds) {
     throw new ConfigError("HEARTBEAT_TTL_SECONDS", "must not exceed SESSION_TTL_SECONDS");
   }
+  const nodeLivenessTtlSeconds = integer(env, "NODE_LIVENESS_TTL_SECONDS", 10, 2, 20);
+  const reaperIntervalMs = integer(env, "REAPER_INTERVAL_MS", 5_000, 100, 10_000);
+  // A dead node's sockets are gone at the latest one liveness TTL plus two reaper periods after it
+  // died (one period to notice, one more if the lock holder died too and its lock must expire).
+  // The contract promises 30 s, so no setting may break that.
+  if (nodeLivenessTtlSeconds * 1000 + 2 * reaperIntervalMs > 30_000) {
+    throw new ConfigError(
+      "REAPER_INTERVAL_MS",
+      "together with NODE_LIVENESS_TTL_SECONDS must keep liveness TTL + 2 × interval within 30 s",
+    );
+  }
 
   return {
     port: integer(env, "PORT", 5000, 0, 65535),
@@ -182,6 +197,8 @@ export function loadConfig(env: Env = process.env): Config {
     mlServiceToken,
     sessionTtlSeconds,
     heartbeatTtlSeconds,
+    nodeLivenessTtlSeconds,
+    reaperIntervalMs,
     regionPrecision: integer(env, "REGION_PRECISION", 6, 1, 12),
     workers: integer(env, "WORKERS", 1, 1, 64),
     logLevel,

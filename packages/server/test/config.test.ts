@@ -22,6 +22,8 @@ describe("loadConfig", () => {
       mongodbDbName: "roadpulse",
       sessionTtlSeconds: 3600,
       heartbeatTtlSeconds: 300,
+      nodeLivenessTtlSeconds: 10,
+      reaperIntervalMs: 5000,
       regionPrecision: 6,
       workers: 1,
       jwtSecret: DEV_JWT_SECRET,
@@ -69,6 +71,20 @@ describe("loadConfig", () => {
     expect(error.variable).toBe(variable);
     expect(error.message).toMatch(message);
     expect(error.message).not.toContain("\n");
+  });
+
+  it("keeps dead-node reaping within 30 s whatever the reaper settings", () => {
+    expect(loadConfig({ NODE_LIVENESS_TTL_SECONDS: "20", REAPER_INTERVAL_MS: "5000" })).toMatchObject({
+      nodeLivenessTtlSeconds: 20,
+      reaperIntervalMs: 5000,
+    });
+    expect(errorFor({ NODE_LIVENESS_TTL_SECONDS: "20", REAPER_INTERVAL_MS: "6000" }).variable).toBe(
+      "REAPER_INTERVAL_MS",
+    );
+    expect(errorFor({ NODE_LIVENESS_TTL_SECONDS: "1" }).variable).toBe("NODE_LIVENESS_TTL_SECONDS");
+    expect(errorFor({ REAPER_INTERVAL_MS: "soon" }).message).toBe(
+      'Invalid configuration: REAPER_INTERVAL_MS must be an integer, got "soon"',
+    );
   });
 
   it("accepts a secret of one's own in production", () => {

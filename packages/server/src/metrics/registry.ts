@@ -21,6 +21,7 @@ export class Metrics {
   readonly httpDuration: Histogram<"method" | "route">;
   readonly presenceOps: Counter<"op" | "outcome">;
   readonly redisCommandDuration: Histogram<"op">;
+  readonly presenceReaped: Counter<"reason">;
   readonly mongoWriteDuration: Histogram<"collection">;
   readonly observationBatchSize: Histogram;
   readonly observations: Counter<"result">;
@@ -88,6 +89,12 @@ export class Metrics {
       help: "Round-trip time of presence pipelines and commands against Redis",
       labelNames: ["op"],
       buckets: FAST_BUCKETS,
+      registers,
+    });
+    this.presenceReaped = new Counter({
+      name: "roadpulse_presence_reaped_sessions_total",
+      help: "Sessions removed by the reaper, by reason (dead_node, heartbeat_expired)",
+      labelNames: ["reason"],
       registers,
     });
     this.mongoWriteDuration = new Histogram({

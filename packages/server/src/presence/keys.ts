@@ -1,0 +1,57 @@
+/**
+ * The Redis key schema of sessions and presence: every key name the node reads or writes is built
+ * here and nowhere else, so the schema can be reviewed (and grepped) in one place.
+ *
+ * From the seed (`redis-integration-guide.md`), exact names; ops query them with redis-cli:
+ *
+ *   session:{socketId}          → JSON session (TTL SESSION_TTL_SECONDS)
+ *   user:{userId}:sessions      → SET of socket ids (TTL SESSION_TTL_SECONDS)
+ *   heartbeat:{socketId}        → last sign of life, epoch ms (TTL HEARTBEAT_TTL_SECONDS)
+ *   region:{regionId}:members   → SET of socket ids in the region (TTL SESSION_TTL_SECONDS)
+ *
+ * Additions beyond the seed, for reaping the sessions of nodes that died without cleaning up:
+ *
+ *   presence:node:{nodeId}:alive    → epoch ms of the node's last liveness tick
+ *                                      (TTL NODE_LIVENESS_TTL_SECONDS; gone = the node is dead)
+ *   presence:node:{nodeId}:sockets  → SET of the socket ids the node owns (TTL SESSION_TTL_SECONDS)
+ *   presence:nodes                  → SET of node ids that may own sockets (no TTL; the reaper
+ *                                      removes a node once its sockets are reaped)
+ *   presence:reaper:lock            → random token of the node currently reaping (PX = reaper interval)
+ *
+ * `{nodeId}` in these additions is the process's instance id: NODE_ID itself, or `NODE_ID#n` for
+ * worker n of a node with WORKERS > 1, since each worker lives and dies on its own.
+ *
+ * The additions live under `presence:` so they can never collide with the seed's names.
+ * Isolation (tests, several deployments on one server) is by Redis database number or server,
+ * never by renaming: the seed's monitoring commands must work as written.
+ */
+
+/** `{}` marks where the id goes; the reaper's Lua scripts receive these same templates. */
+export const KeyTemplates = {
+  session: "session:{}",
+  userSessions: "user:{}:sessions",
+  heartbeat: "heartbeat:{}",
+  regionMembers: "region:{}:members",
+  nodeAlive: "presence:node:{}:alive",
+  nodeSockets: "presence:node:{}:sockets",
+} as const;
+
+const fill = (template: string, id: string): string => template.replace("{}", id);
+
+export const Keys = {
+  session: (socketId: string) => fill(KeyTemplates.session, socketId),
+  userSessions: (userId: string) => fill(KeyTemplates.userSessions, userId),
+  heartbeat: (socketId: string) => fill(KeyTemplates.heartbeat, socketId),
+  regionMembers: (regionId: string) => fill(KeyTemplates.regionMembers, regionId),
+  nodeAlive: (nodeId: string) => fill(KeyTemplates.nodeAlive, nodeId),
+  nodeSockets: (nodeId: string) => fill(KeyTemplates.nodeSockets, nodeId),
+  nodes: "presence:nodes",
+  reaperLock: "presence:reaper:lock",
+} as const;
+
+/** TTLs in seconds, from the configuration. */
+export interface PresenceTtls {
+  session: number;
+  heartbeat: number;
+  nodeLiveness: number;
+}

@@ -1,0 +1,165 @@
+import type { ChainableCommander, Redis } from "ioredis";
+import { Keys, type PresenceTtls } from "./keys.js";
+import type { Session } from "./session.js";
+
+/** Runs a MULTI (one round trip) and throws the first command error, if any. */
+export async function execOrThrow(multi: ChainableCommander): Promise<unknown[]> {
+  const replies = await multi.exec();
+  if (replies === null) throw new Error("Redis transaction aborted");
+  return replies.map(([error, value]) => {
+    if (error) throw error;
+    return value;
+  });
+}
+
+export interface RegionMember {
+  socketId: string;
+  userId: string | null;
+  nodeId: string | null;
+  lastActivityAt: string | null;
+}
+
+/**
+ * Sessions and presence in Redis, in the seed's key schema (keys.ts). Every write that concerns one
+ * socket is a single MULTI: one round trip, and no reader ever sees half of it (a socket in two
+ * region sets, or in a region set without its session).
+ */
+export class RedisPresenceStore {
+  constructor(
+    readonly redis: Redis,
+    readonly ttls: PresenceTtls,
+    readonly nodeId: string,
+  ) {}
+
+  /**
+   * Queues the full state of one socket: session JSON, heartbeat, its user's set, its region set
+   * (leaving `leftRegionIds` in the same step) and this node's socket set, every TTL refreshed.
+   * Idempotent, so the same write serves connect, location, heartbeat and restore after an outage.
+   */
+  queueUpsert(multi: ChainableCommander, session: Session, leftRegionIds: string[], nowMs: number): void {
+    const { socketId } = session;
+    const ttl = this.ttls.session;
+    multi.set(Keys.session(socketId), JSON.stringify(session), "EX", ttl);
+    multi.set(Keys.heartbeat(socketId), String(nowMs), "EX", this.ttls.heartbeat);
+    multi.sadd(Keys.userSessions(session.userId), socketId);
+    multi.expire(Keys.userSessions(session.userId), ttl);
+    for (const regionId of leftRegionIds) multi.srem(Keys.regionMembers(regionId), socketId);
+    if (session.currentRegionId !== null) {
+      multi.sadd(Keys.regionMembers(session.currentRegionId), socketId);
+      multi.expire(Keys.regionMembers(session.currentRegionId), ttl);
+    }
+    multi.sadd(Keys.nodeSockets(this.nodeId), socketId);
+    multi.expire(Keys.nodeSockets(this.nodeId), ttl);
+  }
+
+  /** Queues the removal of everything one socket owns. */
+  queueRemove(multi: ChainableCommander, session: Session): void {
+    const { socketId } = session;
+    multi.del(Keys.session(socketId), Keys.heartbeat(socketId));
+    multi.srem(Keys.userSessions(session.userId), socketId);
+    if (session.currentRegionId !== null) multi.srem(Keys.regionMembers(session.currentRegionId), socketId);
+    multi.srem(Keys.nodeSockets(this.nodeId), socketId);
+  }
+
+  async upsert(session: Session, leftRegionIds: string[], nowMs: number): Promise<void> {
+    const multi = this.redis.multi();
+    this.queueUpsert(multi, session, leftRegionIds, nowMs);
+    await execOrThrow(multi);
+  }
+
+  async remove(session: Session): Promise<void> {
+    const multi = this.redis.multi();
+    this.queueRemove(multi, session);
+    await execOrThrow(multi);
+  }
+
+  /**
+   * Writes many sockets back at once (after an outage), in MULTIs of `chunk` sockets. Each chunk is
+   * built and sent in one synchronous step from the live iterator, so it always carries the newest
+   * state: a later chunk never overwrites a move written in between by the socket's own handler.
+   */
+  async upsertMany(
+    sessions: Iterable<Session>,
+    leftOf: (session: Session) => string[],
+    nowMs: number,
+    chunk = 500,
+  ): Promise<number> {
+    const iterator = sessions[Symbol.iterator]();
+    let written = 0;
+    for (;;) {
+      const multi = this.redis.multi();
+      let queued = 0;
+      let next = iterator.next();
+      while (!next.done) {
+        this.queueUpsert(multi, next.value, leftOf(next.value), nowMs);
+        if (++queued === chunk) break;
+        next = iterator.next();
+      }
+      if (queued === 0) return written;
+      await execOrThrow(multi);
+      written += queued;
+      if (next.done) return written;
+    }
+  }
+
+  /** Socket ids Redis believes this node owns. */
+  async ownedSocketIds(): Promise<string[]> {
+    return await this.redis.smembers(Keys.nodeSockets(this.nodeId));
+  }
+
+  async session(socketId: string): Promise<Session | null> {
+    const raw = await this.redis.get(Keys.session(socketId));
+    return raw === null ? null : (JSON.parse(raw) as Session);
+  }
+
+  async regionCount(regionId: string): Promise<number> {
+    return await this.redis.scard(Keys.regionMembers(regionId));
+  }
+
+  /** Counts of several regions in one round trip. */
+  async regionCounts(regionIds: string[]): Promise<Map<string, number>> {
+    const pipeline = this.redis.pipeline();
+    for (const regionId of regionIds) pipeline.scard(Keys.regionMembers(regionId));
+    const replies = await execOrThrow(pipeline);
+    return new Map(regionIds.map((regionId, i) => [regionId, Number(replies[i])]));
+  }
+
+  /** The members of a region with who they are (admin view). */
+  async regionMembers(regionId: string): Promise<RegionMember[]> {
+    const socketIds = (await this.redis.smembers(Keys.regionMembers(regionId))).sort();
+    if (socketIds.length === 0) return [];
+    const raws = await this.redis.mget(socketIds.map((id) => Keys.session(id)));
+    return socketIds.map((socketId, i) => {
+      const raw = raws[i];
+      const session = raw ? (JSON.parse(raw) as Partial<Session>) : {};
+      return {
+        socketId,
+        userId: session.userId ?? null,
+        nodeId: session.nodeId ?? null,
+        lastActivityAt: session.lastActivityAt ?? null,
+      };
+    });
+  }
+
+  /**
+   * Refreshes this node's liveness key and registers it among the nodes the reaper watches.
+   * Returns whether the key still existed: `false` means Redis lost it (restart, long pause) and the
+   * node's sessions may have been reaped, so they must be written back.
+   */
+  async markAlive(nowMs: number): Promise<boolean> {
+    const multi = this.redis.multi();
+    multi.exists(Keys.nodeAlive(this.nodeId));
+    multi.set(Keys.nodeAlive(this.nodeId), String(nowMs), "EX", this.ttls.nodeLiveness);
+    multi.sadd(Keys.nodes, this.nodeId);
+    const [existed] = await execOrThrow(multi);
+    return existed === 1;
+  }
+
+  /**
+   * A graceful stop: the liveness key goes at once, so the reaper (on any node) removes whatever
+   * this node could not remove itself, without waiting for the TTL.
+   */
+  async markStopped(): Promise<void> {
+    await this.redis.del(Keys.nodeAlive(this.nodeId));
+  }
+}
