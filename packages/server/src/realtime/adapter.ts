@@ -23,6 +23,37 @@ function countingPublisher(client: Redis, onPublish: () => void): Redis {
   });
 }
 
+const SUBSCRIPTION_COMMANDS = new Set([
+  "subscribe",
+  "unsubscribe",
+  "psubscribe",
+  "punsubscribe",
+  "ssubscribe",
+  "sunsubscribe",
+]);
+
+/**
+ * The adapter fires (un)subscribe commands without handling their promises; one rejected while
+ * Redis is away would be an unhandled rejection, which ends a Node process. This wrapper attaches a
+ * handler to each of them, so a failure is logged instead.
+ */
+function guardedSubscriber(client: Redis, onError: (error: unknown) => void): Redis {
+  return new Proxy(client, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      if (typeof property === "string" && SUBSCRIPTION_COMMANDS.has(property)) {
+        return (...args: unknown[]) => {
+          const result = (value as (...a: unknown[]) => unknown).apply(target, args);
+          if (result instanceof Promise) result.catch(onError);
+          return result;
+        };
+      }
+      return value.bind(target);
+    },
+  });
+}
+
 /**
  * Connects this process to the cluster's Socket.IO Redis adapter, so an emit to a room reaches
  * that room's sockets on every node and worker.
@@ -37,13 +68,15 @@ function countingPublisher(client: Redis, onPublish: () => void): Redis {
 export function attachRedisAdapter(io: AppServer, ctx: NodeContext): () => Promise<void> {
   const publisher = ctx.redis.client;
   if (publisher === null) return async () => {};
-  // The subscriber keeps its SUBSCRIBE commands queued while Redis is away (bounded by the number
-  // of rooms) and ioredis re-subscribes on reconnect; publishes fail fast and the adapter drops them.
+  // The subscriber keeps its SUBSCRIBE commands until Redis is back and ioredis re-subscribes on
+  // reconnect; publishes fail fast and the adapter drops them.
   const subscriber = new RedisConnection(ctx.config.redisUrl, ctx.log, `${ctx.redis.name}:sub`, {
-    offlineQueue: true,
+    subscriber: true,
     quiet: true,
   });
-  const sub = subscriber.client as Redis;
+  const sub = guardedSubscriber(subscriber.client as Redis, (error) =>
+    ctx.log.warn({ err: error }, "adapter subscription command failed"),
+  );
   const countIn = () => ctx.metrics.adapterMessages.inc({ direction: "in" });
   sub.on("smessageBuffer", countIn);
   sub.on("pmessageBuffer", countIn);

@@ -12,15 +12,17 @@ export const REDIS_DEGRADED_WARNING = "⚠️ Server will continue without Redis
  * - `enableOfflineQueue: false`: while disconnected every command fails at once instead of piling
  *   up in memory without bound until Redis returns;
  * - `maxRetriesPerRequest: 1`: a command caught by a dropped connection is retried once, then fails;
- * - the one exception is a subscriber connection (`offlineQueue: true`): its queue holds only
- *   SUBSCRIBE commands, bounded by the number of channels, which must reach Redis when it returns;
+ * - the one exception is a subscriber connection (`subscriber: true`): it holds only (UN)SUBSCRIBE
+ *   commands, one per room created or emptied on this node, which must reach Redis when it returns,
+ *   so they wait for the reconnection instead of failing (a failed subscribe would leave a room
+ *   deaf after the outage);
  * - reconnect forever with a capped back-off, so the node heals without a restart.
  */
-export function redisOptions(connectionName: string, offlineQueue = false): RedisOptions {
+export function redisOptions(connectionName: string, subscriber = false): RedisOptions {
   return {
     connectionName,
-    enableOfflineQueue: offlineQueue,
-    maxRetriesPerRequest: 1,
+    enableOfflineQueue: subscriber,
+    maxRetriesPerRequest: subscriber ? null : 1,
     connectTimeout: 2_000,
     enableReadyCheck: true,
     retryStrategy: (attempt) => Math.min(100 * 2 ** Math.min(attempt, 5), 2_000),
@@ -49,11 +51,11 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
     url: string | null,
     private readonly log: Logger,
     readonly name: string,
-    options: { offlineQueue?: boolean; quiet?: boolean } = {},
+    options: { subscriber?: boolean; quiet?: boolean } = {},
   ) {
     super();
     this.#quiet = options.quiet ?? false;
-    this.client = url === null ? null : new Redis(url, redisOptions(name, options.offlineQueue));
+    this.client = url === null ? null : new Redis(url, redisOptions(name, options.subscriber));
     if (this.client === null) return;
     this.client.on("ready", () => this.#markUp());
     this.client.on("error", (error: Error) => this.#markDown(error));
