@@ -1,6 +1,7 @@
 import type { ChainableCommander, Redis } from "ioredis";
 import { Keys, type PresenceTtls } from "./keys.js";
 import type { Session } from "./session.js";
+import { defineUpsertScript, queueUpsertScript, runUpsert, upsertArgs } from "./upsert-script.js";
 
 /** Runs a MULTI (one round trip) and throws the first command error, if any. */
 export async function execOrThrow(multi: ChainableCommander): Promise<unknown[]> {
@@ -21,35 +22,24 @@ export interface RegionMember {
 
 /**
  * Sessions and presence in Redis, in the seed's key schema (keys.ts). Every write that concerns one
- * socket is a single MULTI: one round trip, and no reader ever sees half of it (a socket in two
- * region sets, or in a region set without its session).
+ * socket is atomic and one round trip (a Lua script, or a MULTI for removal): no reader ever sees
+ * half of it (a socket in two region sets, or in a region set without its session).
  */
 export class RedisPresenceStore {
   constructor(
     readonly redis: Redis,
     readonly ttls: PresenceTtls,
     readonly nodeId: string,
-  ) {}
+  ) {
+    defineUpsertScript(redis);
+  }
 
   /**
-   * Queues the full state of one socket: session JSON, heartbeat, its user's set, its region set
-   * (leaving `leftRegionIds` in the same step) and this node's socket set, every TTL refreshed.
-   * Idempotent, so the same write serves connect, location, heartbeat and restore after an outage.
+   * Queues the full state of one socket (see upsert-script.ts). Idempotent, so the same write serves
+   * connect, location, heartbeat and restore after an outage.
    */
   queueUpsert(multi: ChainableCommander, session: Session, leftRegionIds: string[], nowMs: number): void {
-    const { socketId } = session;
-    const ttl = this.ttls.session;
-    multi.set(Keys.session(socketId), JSON.stringify(session), "EX", ttl);
-    multi.set(Keys.heartbeat(socketId), String(nowMs), "EX", this.ttls.heartbeat);
-    multi.sadd(Keys.userSessions(session.userId), socketId);
-    multi.expire(Keys.userSessions(session.userId), ttl);
-    for (const regionId of leftRegionIds) multi.srem(Keys.regionMembers(regionId), socketId);
-    if (session.currentRegionId !== null) {
-      multi.sadd(Keys.regionMembers(session.currentRegionId), socketId);
-      multi.expire(Keys.regionMembers(session.currentRegionId), ttl);
-    }
-    multi.sadd(Keys.nodeSockets(this.nodeId), socketId);
-    multi.expire(Keys.nodeSockets(this.nodeId), ttl);
+    queueUpsertScript(multi, upsertArgs(session, leftRegionIds, nowMs, this.nodeId, this.ttls));
   }
 
   /** Queues the removal of everything one socket owns. */
@@ -61,10 +51,9 @@ export class RedisPresenceStore {
     multi.srem(Keys.nodeSockets(this.nodeId), socketId);
   }
 
+  /** One socket's full state in one atomic command and one round trip. */
   async upsert(session: Session, leftRegionIds: string[], nowMs: number): Promise<void> {
-    const multi = this.redis.multi();
-    this.queueUpsert(multi, session, leftRegionIds, nowMs);
-    await execOrThrow(multi);
+    await runUpsert(this.redis, upsertArgs(session, leftRegionIds, nowMs, this.nodeId, this.ttls));
   }
 
   async remove(session: Session): Promise<void> {
