@@ -7,6 +7,7 @@ import type { Config } from "./config.js";
 import type { NodeContext } from "./context.js";
 import { type ApiRoutes, buildApp } from "./http/app.js";
 import { createLogger, type Logger } from "./log.js";
+import { watchBackends } from "./metrics/backends.js";
 import { Metrics } from "./metrics/registry.js";
 import { attachRedisAdapter } from "./realtime/adapter.js";
 import type { RealtimeFeature } from "./realtime/features.js";
@@ -56,6 +57,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   };
   if (config.redisUrl === null) log.warn("REDIS_URL=off: running without Redis");
   await Promise.all([redis.waitUntilReady(3_000), mongo.start()]);
+  const stopWatchingBackends = watchBackends(ctx);
 
   const app = await buildApp(ctx, options.routes);
   const io = createSocketServer(app.server, ctx, options.features ?? []);
@@ -94,6 +96,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
       await app.close();
       for (const stop of featureStoppers.reverse()) await stop();
       await stopAdapter();
+      stopWatchingBackends();
       await Promise.allSettled([redis.close(), mongo.close()]);
       log.info("RoadPulse node stopped");
     })();
