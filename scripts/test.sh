@@ -8,6 +8,7 @@ ensure_redis_server_binary
 ensure_nginx_binary
 ensure_prometheus_binaries
 ensure_docker_compose
+ensure_ops_checkers
 [ -n "${TEST_MONGODB_BASE_URI:-}" ] || ensure_ferretdb_binary
 say "lint"
 pnpm_ run --silent lint

@@ -71,6 +71,15 @@ ensure_docker_compose() {
   command -v docker-compose >/dev/null || apt_install docker-compose
 }
 
+# Checkers the ops tests build or run: upstream promtool (Kubernetes discovery) and the modules of
+# tools/k8s-strict, fetched here so the tests themselves only compile.
+ensure_ops_checkers() {
+  command -v go >/dev/null || die "Go 1.22+ is required (README)"
+  PROMTOOL_UPSTREAM_BIN="$("$ROOT/scripts/lib/install-promtool-upstream.sh")"
+  export PROMTOOL_UPSTREAM_BIN
+  (cd "$ROOT/tools/k8s-strict" && go mod download)
+}
+
 ensure_ferretdb_binary() {
   FERRETDB_BIN="$("$ROOT/scripts/lib/install-ferretdb.sh")"
   export FERRETDB_BIN
