@@ -3,6 +3,7 @@ import { setupWorker } from "@socket.io/sticky";
 import type { FastifyInstance } from "fastify";
 import { TokenService } from "./auth/tokens.js";
 import { joinClusterMetrics } from "./cluster/metrics-ipc.js";
+import { announceWorkerReady } from "./cluster/ready.js";
 import type { Config } from "./config.js";
 import type { NodeContext } from "./context.js";
 import { type ApiRoutes, buildApp } from "./http/app.js";
@@ -81,6 +82,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     await app.ready();
     setupWorker(io);
     joinClusterMetrics(ctx.metrics.registry);
+    announceWorkerReady();
     log.info({ instance: config.instanceId, version: VERSION }, "RoadPulse worker ready");
   } else {
     await app.listen({ port: config.port, host: config.host });
