@@ -6,6 +6,9 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 ensure_workspace
 ensure_redis_server_binary
 ensure_nginx_binary
+ensure_prometheus_binaries
+ensure_docker_compose
+ensure_ops_checkers
 [ -n "${TEST_MONGODB_BASE_URI:-}" ] || ensure_ferretdb_binary
 say "lint and type check (sources and tests)"
 pnpm_ run --silent lint

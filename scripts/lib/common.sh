@@ -53,6 +53,33 @@ ensure_redis_server_binary() {
   command -v redis-cli >/dev/null || apt_install redis-tools
 }
 
+# promtool and prometheus, used by the ops tests (never run as a system service: the tests start
+# their own on a free port). A package's post-install script would start the packaged Prometheus on
+# 9090 where services may start; a temporary policy-rc.d that refuses every start prevents that.
+ensure_prometheus_binaries() {
+  [ -x /usr/bin/promtool ] && [ -x /usr/bin/prometheus ] && return 0
+  local policy=/usr/sbin/policy-rc.d placed=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && placed=1
+  fi
+  apt_install prometheus || { [ -z "$placed" ] || rm -f "$policy"; die "installing prometheus failed"; }
+  [ -z "$placed" ] || rm -f "$policy"
+}
+
+# The Compose file is validated with docker-compose's own `config` (no Docker engine needed).
+ensure_docker_compose() {
+  command -v docker-compose >/dev/null || apt_install docker-compose
+}
+
+# Checkers the ops tests build or run: upstream promtool (Kubernetes discovery) and the modules of
+# tools/k8s-strict, fetched here so the tests themselves only compile.
+ensure_ops_checkers() {
+  command -v go >/dev/null || die "Go 1.22+ is required (README)"
+  PROMTOOL_UPSTREAM_BIN="$("$ROOT/scripts/lib/install-promtool-upstream.sh")"
+  export PROMTOOL_UPSTREAM_BIN
+  (cd "$ROOT/tools/k8s-strict" && go mod download)
+}
+
 ensure_ferretdb_binary() {
   FERRETDB_BIN="$("$ROOT/scripts/lib/install-ferretdb.sh")"
   export FERRETDB_BIN

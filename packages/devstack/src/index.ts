@@ -4,4 +4,5 @@ export * from "./nginx.js";
 export * from "./node-process.js";
 export * from "./ports.js";
 export * from "./process.js";
+export * from "./prometheus.js";
 export * from "./redis.js";

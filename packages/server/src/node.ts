@@ -3,10 +3,12 @@ import { setupWorker } from "@socket.io/sticky";
 import type { FastifyInstance } from "fastify";
 import { TokenService } from "./auth/tokens.js";
 import { joinClusterMetrics } from "./cluster/metrics-ipc.js";
+import { announceWorkerReady } from "./cluster/ready.js";
 import type { Config } from "./config.js";
 import type { NodeContext } from "./context.js";
 import { type ApiRoutes, buildApp } from "./http/app.js";
 import { createLogger, type Logger } from "./log.js";
+import { watchBackends } from "./metrics/backends.js";
 import { Metrics } from "./metrics/registry.js";
 import { attachRedisAdapter } from "./realtime/adapter.js";
 import type { RealtimeFeature } from "./realtime/features.js";
@@ -56,6 +58,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   };
   if (config.redisUrl === null) log.warn("REDIS_URL=off: running without Redis");
   await Promise.all([redis.waitUntilReady(3_000), mongo.start()]);
+  const stopWatchingBackends = watchBackends(ctx);
 
   const app = await buildApp(ctx, options.routes);
   const io = createSocketServer(app.server, ctx, options.features ?? []);
@@ -79,6 +82,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     await app.ready();
     setupWorker(io);
     joinClusterMetrics(ctx.metrics.registry);
+    announceWorkerReady();
     log.info({ instance: config.instanceId, version: VERSION }, "RoadPulse worker ready");
   } else {
     await app.listen({ port: config.port, host: config.host });
@@ -94,6 +98,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
       await app.close();
       for (const stop of featureStoppers.reverse()) await stop();
       await stopAdapter();
+      stopWatchingBackends();
       await Promise.allSettled([redis.close(), mongo.close()]);
       log.info("RoadPulse node stopped");
     })();

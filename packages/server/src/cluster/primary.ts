@@ -4,6 +4,7 @@ import { setupMaster } from "@socket.io/sticky";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
 import { serveClusterMetrics } from "./metrics-ipc.js";
+import { workerReady } from "./ready.js";
 
 /**
  * The primary process of a node with WORKERS > 1. It owns the listening port and hands each new
@@ -28,7 +29,9 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     return worker;
   };
   const workers = Array.from({ length: config.workers }, (_, index) => fork(index));
-  await Promise.all(workers.map((worker) => new Promise((resolve) => worker.once("online", resolve))));
+  // Listen only once every worker takes connections (see ready.ts): until then the port refuses
+  // connections, so the node's health check and balancers see it as not up yet.
+  await Promise.all(workers.map(workerReady));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

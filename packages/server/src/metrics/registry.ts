@@ -1,5 +1,16 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
+/**
+ * prom-client's default metrics include three gauges named `…_total` (sums of their labelled
+ * siblings). Prometheus reserves `_total` for counters and `promtool check metrics` flags them, so
+ * they are dropped; `sum(roadpulse_nodejs_active_handles)` etc. give the same numbers.
+ */
+const MISNAMED_DEFAULT_GAUGES = [
+  "roadpulse_nodejs_active_handles_total",
+  "roadpulse_nodejs_active_requests_total",
+  "roadpulse_nodejs_active_resources_total",
+];
+
 /** Buckets for things that should take around a millisecond (Redis, acks at rest). */
 const FAST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1];
 /** Buckets for durable writes and HTTP requests. */
@@ -27,11 +38,13 @@ export class Metrics {
   readonly observations: Counter<"result">;
   readonly hazardTransitions: Counter<"status">;
   readonly adapterMessages: Counter<"direction">;
+  readonly backendUp: Gauge<"service">;
 
   constructor(nodeId: string, version: string) {
     const registers = [this.registry];
     this.registry.setDefaultLabels({ node: nodeId });
     collectDefaultMetrics({ register: this.registry, prefix: "roadpulse_" });
+    for (const name of MISNAMED_DEFAULT_GAUGES) this.registry.removeSingleMetric(name);
     new Gauge({
       name: "roadpulse_build_info",
       help: "Build information; always 1",
@@ -126,6 +139,14 @@ export class Metrics {
       name: "roadpulse_adapter_messages_total",
       help: "Socket.IO Redis adapter messages, by direction (in, out)",
       labelNames: ["direction"],
+      registers,
+    });
+    this.backendUp = new Gauge({
+      name: "roadpulse_backend_up",
+      help: "1 while this node reaches the backing service (redis, mongodb), else 0; no redis series when REDIS_URL=off",
+      labelNames: ["service"],
+      // A node is only as connected as its least connected worker.
+      aggregator: "min",
       registers,
     });
   }

@@ -6,7 +6,9 @@ const DEVICE_ID = /^[A-Za-z0-9._:-]{8,128}$/;
 
 /**
  * Refuses every connection without a valid JWT in `auth.token`: the client gets `connect_error`
- * with `{code, message}` in `err.data` and no handler ever sees it.
+ * with `{code, message}` in `err.data` and no handler ever sees it. Each handshake is counted as
+ * event `connect` in `roadpulse_socket_events_total` (outcome `ok` or `rejected`), so a wave of bad
+ * tokens or device ids shows on the dashboard next to the other events.
  */
 export function installHandshake(io: AppServer, ctx: NodeContext): void {
   io.use(async (socket, next) => {
@@ -15,12 +17,14 @@ export function installHandshake(io: AppServer, ctx: NodeContext): void {
     if (claims === null) {
       const error = new Error("unauthorized") as Error & { data?: unknown };
       error.data = { code: "UNAUTHORIZED", message: "A valid token is required in auth.token" };
+      ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
       return next(error);
     }
     const deviceId = socket.handshake.query.deviceId;
     if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) {
       const error = new Error("bad device id") as Error & { data?: unknown };
       error.data = { code: "BAD_REQUEST", message: "query deviceId must be 8-128 letters, digits or . _ : -" };
+      ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
       return next(error);
     }
     const userAgent = socket.handshake.headers["user-agent"];
@@ -31,6 +35,7 @@ export function installHandshake(io: AppServer, ctx: NodeContext): void {
       userAgent: typeof userAgent === "string" ? userAgent.slice(0, 200) : "unknown",
       connectedAt: new Date().toISOString(),
     };
+    ctx.metrics.socketEvents.inc({ event: "connect", outcome: "ok" });
     next();
   });
 }

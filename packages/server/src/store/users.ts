@@ -1,5 +1,7 @@
 import { type Collection, type Db, MongoServerError, ObjectId } from "mongodb";
 import type { Role } from "../auth/tokens.js";
+import type { Metrics } from "../metrics/registry.js";
+import { timed } from "../metrics/timing.js";
 
 export interface UserDoc {
   _id: ObjectId;
@@ -22,14 +24,18 @@ const DUPLICATE_KEY = 11000;
 export class UsersRepository {
   readonly #users: Collection<UserDoc>;
 
-  constructor(db: Db) {
+  constructor(
+    db: Db,
+    private readonly metrics?: Metrics,
+  ) {
     this.#users = db.collection<UserDoc>("users");
   }
 
   async create(user: Omit<UserDoc, "_id" | "createdAt">): Promise<UserDoc> {
     const doc: UserDoc = { _id: new ObjectId(), createdAt: new Date(), ...user };
     try {
-      await this.#users.insertOne(doc);
+      const insert = () => this.#users.insertOne(doc);
+      await (this.metrics ? timed(this.metrics.mongoWriteDuration, { collection: "users" }, insert) : insert());
     } catch (error) {
       if (error instanceof MongoServerError && error.code === DUPLICATE_KEY) throw new EmailTakenError();
       throw error;

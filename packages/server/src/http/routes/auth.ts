@@ -43,7 +43,7 @@ export async function requireUser(request: FastifyRequest, ctx: NodeContext): Pr
 }
 
 export async function authRoutes(app: FastifyInstance, ctx: NodeContext): Promise<void> {
-  const users = new UsersRepository(ctx.mongo.db);
+  const users = new UsersRepository(ctx.mongo.db, ctx.metrics);
 
   app.post<{ Body: RegisterBody }>(
     "/auth/register",

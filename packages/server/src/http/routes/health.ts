@@ -1,6 +1,19 @@
 import { type Health, HealthSchema } from "@roadpulse/protocol";
 import type { FastifyInstance } from "fastify";
 import type { NodeContext } from "../../context.js";
+import { reportBackends } from "../../metrics/backends.js";
+
+/**
+ * The health check's Redis PING doubles as a latency sample (op "ping"): probes from nginx, Docker
+ * and the kubelet keep the Redis panel alive even before any presence traffic. Only answered pings
+ * are recorded; a refused one takes no time worth charting.
+ */
+async function timedRedisPing(ctx: NodeContext): Promise<boolean> {
+  const started = process.hrtime.bigint();
+  const up = await ctx.redis.ping();
+  if (up) ctx.metrics.redisCommandDuration.observe({ op: "ping" }, Number(process.hrtime.bigint() - started) / 1e9);
+  return up;
+}
 
 /**
  * Reads every backing service for real (a MongoDB ping and a Redis PING, both bounded) and sums
@@ -9,7 +22,7 @@ import type { NodeContext } from "../../context.js";
  * Socket.IO is not accepting, or MongoDB (users, durable acks) is unreachable.
  */
 export async function readHealth(ctx: NodeContext): Promise<{ statusCode: 200 | 503; body: Health }> {
-  const [mongoUp, redisUp] = await Promise.all([ctx.mongo.ping(), ctx.redis.ping()]);
+  const [mongoUp, redisUp] = await Promise.all([ctx.mongo.ping(), timedRedisPing(ctx)]);
   const redis = ctx.redis.state === "disabled" ? "disabled" : redisUp ? "connected" : "disconnected";
   const services: Health["services"] = {
     mongodb: mongoUp ? "connected" : "disconnected",
@@ -17,7 +30,7 @@ export async function readHealth(ctx: NodeContext): Promise<{ statusCode: 200 | 
     socketio: ctx.state.socketsActive && !ctx.state.draining ? "active" : "inactive",
   };
   const healthy = services.mongodb === "connected" && services.redis !== "disconnected";
-  ctx.metrics.degraded.set(healthy ? 0 : 1);
+  reportBackends(ctx.metrics, { mongodb: mongoUp, redis });
   const canServe = !ctx.state.draining && services.socketio === "active" && mongoUp;
   return {
     statusCode: canServe ? 200 : 503,
