@@ -27,6 +27,8 @@ export interface StartOptions {
   log?: Logger;
   routes?: ApiRoutes[];
   features?: RealtimeFeature[];
+  /** Replaces the wall clock (tests of time-based rules). */
+  clock?: () => Date;
 }
 
 /**
@@ -45,6 +47,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     metrics: new Metrics(config.nodeId, VERSION),
     state: { draining: false, socketsActive: false },
     tokens: new TokenService(config.jwtSecret),
+    clock: options.clock ?? (() => new Date()),
   };
   if (config.redisUrl === null) log.warn("REDIS_URL=off: running without Redis");
   await Promise.all([redis.waitUntilReady(3_000), mongo.start()]);

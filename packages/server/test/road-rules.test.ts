@@ -9,8 +9,8 @@ import {
   matchHazard,
 } from "../src/domain/hazard-rules.js";
 import { checkRecordedAt, utcDay } from "../src/domain/observation-rules.js";
-import { qualityClass, segmentQuality, smoothness, standardDeviation } from "../src/domain/segment-quality.js";
 import { parseSegmentKey, roadAxis, segmentKey } from "../src/domain/segment-key.js";
+import { qualityClass, segmentQuality, smoothness, standardDeviation } from "../src/domain/segment-quality.js";
 import { countsForQuality } from "../src/domain/speed-gate.js";
 
 const kmh = (value: number) => value / 3.6;
@@ -51,7 +51,9 @@ describe("segment keys", () => {
     const parsed = parseSegmentKey("u4pruydq.ew");
     expect(parsed).toMatchObject({ geohash: "u4pruydq", axis: "ew" });
     // The centre of a 38 m × 19 m cell is within ~21 m of any point inside it.
-    expect(distanceMetres(parsed ?? { latitude: 0, longitude: 0 }, { latitude: 57.64911, longitude: 10.40744 })).toBeLessThan(22);
+    expect(
+      distanceMetres(parsed ?? { latitude: 0, longitude: 0 }, { latitude: 57.64911, longitude: 10.40744 }),
+    ).toBeLessThan(22);
     for (const bad of ["u4pruydq", "u4pruydq.up", "u4pruyd.ew", "u4pruydqa.ew", "U4PRUYDQ.ew", "u4pruydo.ew"]) {
       expect(parseSegmentKey(bad)).toBeNull();
     }
