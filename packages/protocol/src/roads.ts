@@ -95,7 +95,7 @@ export const HazardSummarySchema = Type.Object({
 export type HazardSummary = Static<typeof HazardSummarySchema>;
 
 /** `minLon,minLat,maxLon,maxLat` in degrees (GeoJSON order). */
-export const BBOX_PATTERN = "^-?\\d{1,3}(\\.\\d{1,9})?(,-?\\d{1,3}(\\.\\d{1,9})?){3}$";
+export const BBOX_PATTERN = "^-?\\d{1,3}(\\.\\d{1,15})?(,-?\\d{1,3}(\\.\\d{1,15})?){3}$";
 export const BboxParam = Type.String({
   pattern: BBOX_PATTERN,
   maxLength: 64,
