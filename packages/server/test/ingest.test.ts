@@ -67,6 +67,21 @@ describe("exactly-once ingest", () => {
     expect(segment.samples).toBe(300 + 50);
   });
 
+  it("accepts a full batch of 500 with every number at full double precision", async () => {
+    const socket = await device(nodeA);
+    const batch = Array.from({ length: 500 }, () =>
+      observation({
+        latitude: 55.67610000000001 + Math.random() / 1e6,
+        longitude: 12.568300000000001 + Math.random() / 1e6,
+        roughness: Math.random() * 49.99999999,
+        speed: 10 + Math.random() * 10,
+        heading: 359 * Math.random() + 0.123456789012345,
+      }),
+    );
+    expect(JSON.stringify({ observations: batch }).length).toBeGreaterThan(96 * 1024);
+    expect(await submit(socket, batch)).toMatchObject({ ok: true, accepted: 500, duplicates: 0, rejected: [] });
+  });
+
   it("counts an id repeated inside one batch, or in another case, as one observation", async () => {
     const socket = await device(nodeA);
     const one = observation();

@@ -116,10 +116,9 @@ export class Aggregator {
       .filter((queued) => heldClaims.has(queued.entry.claim.toHexString()))
       .flatMap((queued) => queued.observations);
     const deltas = roundDeltas(observations);
-    await Promise.all([
-      this.segments.apply(deltas.segments, now, this.#fullSegments),
-      this.regionStats.apply(deltas.regionDays),
-    ]);
+    // One write at a time: FerretDB copes badly with concurrent bulk updates (see durability.ts).
+    await this.segments.apply(deltas.segments, now, this.#fullSegments);
+    await this.regionStats.apply(deltas.regionDays);
     const hazards = await this.hazards.applyEvents(deltas.events, now);
     await this.journal.close(held);
 

@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Db } from "mongodb";
 import type { Metrics } from "../metrics/registry.js";
-import { DURABLE, timedWrite } from "./durability.js";
+import { bulkWriteInChunks, DURABLE, timedWrite } from "./durability.js";
 
 /** `region_daily_stats`: one document per geohash-5 region and UTC day, kept with `$inc` only. */
 export interface RegionDayDoc {
@@ -53,7 +53,7 @@ export class RegionStatsRepository {
       },
     }));
     await timedWrite(this.metrics, REGION_DAILY_STATS, () =>
-      this.#collection.bulkWrite(operations, { ordered: false, writeConcern: DURABLE }),
+      bulkWriteInChunks(this.#collection, operations, { ordered: false, writeConcern: DURABLE }),
     );
   }
 

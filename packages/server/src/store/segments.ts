@@ -1,6 +1,6 @@
 import type { AnyBulkWriteOperation, Collection, Db, Filter } from "mongodb";
 import type { Metrics } from "../metrics/registry.js";
-import { DURABLE, timedWrite } from "./durability.js";
+import { bulkWriteInChunks, DURABLE, timedWrite } from "./durability.js";
 
 /**
  * `road_segments`: one document per segment key, holding running sums only (count, Σx, Σx²),
@@ -98,7 +98,7 @@ export class SegmentsRepository {
       };
     });
     await timedWrite(this.metrics, ROAD_SEGMENTS, () =>
-      this.#collection.bulkWrite(operations, { ordered: false, writeConcern: DURABLE }),
+      bulkWriteInChunks(this.#collection, operations, { ordered: false, writeConcern: DURABLE }),
     );
   }
 
@@ -144,7 +144,7 @@ export class SegmentsRepository {
       }));
     if (operations.length > 0) {
       await timedWrite(this.metrics, ROAD_SEGMENTS, () =>
-        this.#collection.bulkWrite(operations, { ordered: true, writeConcern: DURABLE }),
+        bulkWriteInChunks(this.#collection, operations, { ordered: true, writeConcern: DURABLE }),
       );
     }
     return [...existing];
