@@ -2,3 +2,4 @@ export * from "./errors.js";
 export * from "./events.js";
 export * from "./health.js";
 export * from "./payloads.js";
+export * from "./roads.js";

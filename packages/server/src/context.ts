@@ -23,6 +23,11 @@ export interface NodeContext {
   metrics: Metrics;
   state: NodeState;
   tokens: TokenService;
+  /**
+   * The node's idea of "now". Time-based rules (observation age, hazard expiry and fix votes) read
+   * it instead of `new Date()`, so tests can move time without waiting.
+   */
+  clock: () => Date;
   /** Set once Socket.IO is attached (after the HTTP app is built). */
   io?: AppServer;
 }

@@ -37,6 +37,8 @@ export interface StartOptions {
    * connections its primary hands over (@socket.io/sticky), and reports metrics node-wide.
    */
   mode?: "listen" | "worker";
+  /** Replaces the wall clock (tests of time-based rules). */
+  clock?: () => Date;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     metrics: new Metrics(config.nodeId, VERSION),
     state: { draining: false, socketsActive: false },
     tokens: new TokenService(config.jwtSecret),
+    clock: options.clock ?? (() => new Date()),
   };
   if (config.redisUrl === null) log.warn("REDIS_URL=off: running without Redis");
   await Promise.all([redis.waitUntilReady(3_000), mongo.start()]);

@@ -7,10 +7,11 @@ import type { AppServer } from "./types.js";
 
 /**
  * Largest Socket.IO message a client may send. The biggest legitimate one is a full
- * `observations:submit` batch (500 items of ~170 bytes); anything larger is refused by Engine.IO
+ * `observations:submit` batch: 500 items of up to ~280 bytes when every number is printed at full
+ * double precision (JavaScript's default), so 160 KiB; anything larger is refused by Engine.IO
  * before it is parsed.
  */
-export const MAX_SOCKET_MESSAGE_BYTES = 96 * 1024;
+export const MAX_SOCKET_MESSAGE_BYTES = 160 * 1024;
 
 /** Engine.IO ping cadence; nginx's proxy_read_timeout must stay above the sum of both. */
 export const PING_INTERVAL_MS = 25_000;

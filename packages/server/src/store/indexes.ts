@@ -7,6 +7,19 @@ import type { Db, IndexDescription } from "mongodb";
  */
 export const INDEXES: Record<string, IndexDescription[]> = {
   users: [{ key: { email: 1 }, name: "email_unique", unique: true }],
+  // `_id` is the device's UUID: its unique primary index is the exactly-once guarantee. The batch
+  // index serves only crash recovery of aggregates (ingest-journal.ts).
+  observations: [{ key: { batch: 1 }, name: "batch" }],
+  // `_id` is the segment key (geohash-8 first), so geohash-prefix reads are `_id` ranges; boxes
+  // select the covering geohash-5 regions and read them in key order.
+  road_segments: [{ key: { region: 1, _id: 1 }, name: "region_id" }],
+  hazards: [
+    { key: { type: 1, cell: 1, status: 1 }, name: "type_cell_status" },
+    { key: { region: 1, _id: 1 }, name: "region_id" },
+    { key: { status: 1, lastSeenAt: 1 }, name: "status_lastSeenAt" },
+  ],
+  region_daily_stats: [{ key: { region: 1, day: 1 }, name: "region_day" }],
+  ingest_batches: [{ key: { claimedAt: 1 }, name: "claimedAt" }],
 };
 
 export async function ensureIndexes(db: Db): Promise<void> {

@@ -1,0 +1,99 @@
+import { distanceMetres, type Point } from "./distance.js";
+
+/**
+ * Hazard rules (potholes and bumps). A hazard is a cluster of event reports:
+ * - an event within 15 m of an open hazard of the same type joins the nearest one, else it opens a
+ *   new hazard (`reported`);
+ * - it is `confirmed` once 3 distinct devices have seen it (an event, or a "still there" vote);
+ * - it is `fixed` when 2 distinct devices have voted "gone" within the last 30 days, each vote newer
+ *   than the last sighting (a newer report or "still there" vote outweighs older "gone" votes);
+ * - it `expired` 90 days after its last sighting.
+ * `fixed` and `expired` are final: a later event at the same place opens a new hazard.
+ */
+export const HAZARD_TYPES = ["pothole", "bump"] as const;
+export type HazardType = (typeof HAZARD_TYPES)[number];
+export const HAZARD_STATUSES = ["reported", "confirmed", "fixed", "expired"] as const;
+export type HazardStatus = (typeof HAZARD_STATUSES)[number];
+
+export const JOIN_RADIUS_METRES = 15;
+export const CONFIRMING_DEVICES = 3;
+export const FIXING_DEVICES = 2;
+export const FIX_VOTE_WINDOW_MS = 30 * 24 * 3600 * 1000;
+export const EXPIRY_MS = 90 * 24 * 3600 * 1000;
+/**
+ * Distinct devices remembered per hazard. Every rule needs at most 3, so the list stops growing
+ * there with some margin: a hazard on a motorway does not collect thousands of ids.
+ */
+export const MAX_REMEMBERED_DEVICES = 10;
+export const MAX_REMEMBERED_GONE_VOTES = 20;
+
+export interface GoneVote {
+  device: string;
+  at: Date;
+}
+
+export interface HazardFacts extends Point {
+  type: HazardType;
+  /** Status as last stored; only `fixed` and `expired` constrain the outcome (they are final). */
+  status: HazardStatus;
+  /** Distinct devices that reported the hazard or voted it still there. */
+  devices: string[];
+  /** Newest report or "still there" vote. */
+  lastSeenAt: Date;
+  goneVotes: GoneVote[];
+}
+
+export function isFinal(status: HazardStatus): boolean {
+  return status === "fixed" || status === "expired";
+}
+
+export function expiresAt(facts: Pick<HazardFacts, "lastSeenAt">): Date {
+  return new Date(facts.lastSeenAt.getTime() + EXPIRY_MS);
+}
+
+/** Distinct devices whose "gone" vote is within the window and newer than the last sighting. */
+export function currentGoneVoters(facts: HazardFacts, now: Date): number {
+  const windowStart = now.getTime() - FIX_VOTE_WINDOW_MS;
+  const voters = new Set<string>();
+  for (const vote of facts.goneVotes) {
+    const at = vote.at.getTime();
+    if (at > facts.lastSeenAt.getTime() && at >= windowStart && at <= now.getTime()) voters.add(vote.device);
+  }
+  return voters.size;
+}
+
+/** The status the facts imply at `now`. */
+export function hazardStatus(facts: HazardFacts, now: Date): HazardStatus {
+  if (isFinal(facts.status)) return facts.status;
+  if (currentGoneVoters(facts, now) >= FIXING_DEVICES) return "fixed";
+  if (now.getTime() > expiresAt(facts).getTime()) return "expired";
+  return new Set(facts.devices).size >= CONFIRMING_DEVICES ? "confirmed" : "reported";
+}
+
+export interface HazardCandidate extends HazardFacts {
+  id: string;
+}
+
+/**
+ * The open hazard of the same type nearest to `point` within the join radius, or `null` when the
+ * event should open a new hazard.
+ */
+export function matchHazard(
+  point: Point,
+  type: HazardType,
+  candidates: HazardCandidate[],
+  now: Date,
+): HazardCandidate | null {
+  let best: HazardCandidate | null = null;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const candidate of candidates) {
+    if (candidate.type !== type) continue;
+    if (isFinal(hazardStatus(candidate, now))) continue;
+    const distance = distanceMetres(point, candidate);
+    if (distance <= JOIN_RADIUS_METRES && distance < bestDistance) {
+      best = candidate;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,46 @@
+import type { NodeContext } from "../context.js";
+import { HazardsRepository } from "../store/hazards.js";
+import { IngestJournal } from "../store/ingest-journal.js";
+import { ObservationsRepository } from "../store/observations.js";
+import { RegionStatsRepository } from "../store/region-stats.js";
+import { SegmentsRepository } from "../store/segments.js";
+import { Aggregator } from "./aggregator.js";
+import { HazardTracker } from "./hazard-tracker.js";
+import { IngestService } from "./ingest.js";
+
+/** The road-data services of one node, shared by its HTTP routes and Socket.IO handlers. */
+export interface Roads {
+  ingest: IngestService;
+  aggregator: Aggregator;
+  hazards: HazardTracker;
+  segmentsRepo: SegmentsRepository;
+  hazardsRepo: HazardsRepository;
+  regionStatsRepo: RegionStatsRepository;
+}
+
+const perNode = new WeakMap<NodeContext, Roads>();
+
+/** The node's road services, built on first use (one aggregator per node). */
+export function roadsOf(ctx: NodeContext): Roads {
+  let roads = perNode.get(ctx);
+  if (roads === undefined) {
+    const db = ctx.mongo.db;
+    const journal = new IngestJournal(db, ctx.metrics, ctx.config.nodeId);
+    const observations = new ObservationsRepository(db, ctx.metrics);
+    const segmentsRepo = new SegmentsRepository(db, ctx.metrics);
+    const hazardsRepo = new HazardsRepository(db, ctx.metrics);
+    const regionStatsRepo = new RegionStatsRepository(db, ctx.metrics);
+    const hazards = new HazardTracker(ctx, hazardsRepo);
+    const aggregator = new Aggregator(ctx, journal, observations, segmentsRepo, regionStatsRepo, hazards);
+    roads = {
+      ingest: new IngestService(ctx, journal, observations, aggregator),
+      aggregator,
+      hazards,
+      segmentsRepo,
+      hazardsRepo,
+      regionStatsRepo,
+    };
+    perNode.set(ctx, roads);
+  }
+  return roads;
+}
