@@ -44,11 +44,11 @@ export function handleEvent<P, R extends object>(
       ctx.metrics.socketEvents.inc({ event, outcome });
       ctx.metrics.ackDuration.observe({ event }, Number(process.hrtime.bigint() - started) / 1e9);
     };
-    if (!validate(payload)) {
-      respond(ackError(ErrorCodes.ValidationFailed, describeValidation(validate)), "rejected");
-      return;
-    }
     try {
+      if (!validate(payload)) {
+        respond(ackError(ErrorCodes.ValidationFailed, describeValidation(validate)), "rejected");
+        return;
+      }
       const result = await handler(payload);
       if ("ok" in result && result.ok === false) respond(result as AckError, "rejected");
       else respond({ ok: true, ...result }, "ok");
