@@ -17,7 +17,15 @@ GOBIN_DIR="$(go env GOBIN)"
 [ -n "$GOBIN_DIR" ] || GOBIN_DIR="$(go env GOPATH)/bin"
 BIN="$GOBIN_DIR/ferretdb"
 
-if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "version: $VERSION"; then
+# The version is read into a variable first: `ferretdb --version | grep -q` would fail at random
+# under pipefail, when grep exits early and ferretdb dies of SIGPIPE.
+reports_version() {
+  local out
+  out="$("$1" --version 2>/dev/null)" || return 1
+  [[ "$out" == *"version: $VERSION"* ]]
+}
+
+if [ -x "$BIN" ] && reports_version "$BIN"; then
   echo "$BIN"
   exit 0
 fi
@@ -32,8 +40,9 @@ cp -r "$src_dir/." "$work/"
 chmod -R u+w "$work"
 echo "$VERSION" >"$work/build/version/version.txt"
 mkdir -p "$GOBIN_DIR"
-(cd "$work" && go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb)
-mv "$BIN.tmp" "$BIN"
-"$BIN" --version | grep -q "version: $VERSION" || { echo "built FerretDB does not report $VERSION" >&2; exit 1; }
+# A private temporary name, then an atomic rename: two runs building at once never see half a file.
+(cd "$work" && go build -trimpath -o "$BIN.tmp.$$" ./cmd/ferretdb)
+mv "$BIN.tmp.$$" "$BIN"
+reports_version "$BIN" || { echo "built FerretDB does not report $VERSION" >&2; exit 1; }
 echo "[roadpulse] FerretDB $VERSION built in $(($(date +%s) - start)) s: $BIN" >&2
 echo "$BIN"

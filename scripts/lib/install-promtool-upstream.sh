@@ -18,7 +18,14 @@ GOBIN_DIR="$(go env GOBIN)"
 [ -n "$GOBIN_DIR" ] || GOBIN_DIR="$(go env GOPATH)/bin"
 BIN="$GOBIN_DIR/promtool-upstream"
 
-if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "version $RELEASE"; then
+# Read into a variable, not `| grep -q`: under pipefail an early grep exit can fail the check.
+reports_release() {
+  local out
+  out="$("$1" --version 2>&1)" || return 1
+  [[ "$out" == *"version $RELEASE"* ]]
+}
+
+if [ -x "$BIN" ] && reports_release "$BIN"; then
   echo "$BIN"
   exit 0
 fi
@@ -36,6 +43,6 @@ mkdir -p "$GOBIN_DIR"
   -ldflags "-X github.com/prometheus/common/version.Version=$RELEASE" \
   -o "$BIN.tmp" ./cmd/promtool)
 mv "$BIN.tmp" "$BIN"
-"$BIN" --version | grep -q "version $RELEASE" || { echo "built promtool does not report $RELEASE" >&2; exit 1; }
+reports_release "$BIN" || { echo "built promtool does not report $RELEASE" >&2; exit 1; }
 echo "[roadpulse] promtool $RELEASE built in $(($(date +%s) - start)) s: $BIN" >&2
 echo "$BIN"
