@@ -20,7 +20,14 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
 
   let stopping = false;
   const fork = (index: number): Worker => {
-    const worker = cluster.fork({ WORKER_INDEX: String(index) });
+    const worker = cluster.fork({ WORKER_INDEX: String(index) }) as Worker & { clientsCount?: number };
+    // @socket.io/sticky's least-connection choice reads `clientsCount`: a worker that cannot take
+    // connections yet (first start, or a restart after a crash) looks full until it says it is ready,
+    // so no new device is handed to it meanwhile.
+    worker.clientsCount = Number.MAX_SAFE_INTEGER;
+    void workerReady(worker).then(() => {
+      worker.clientsCount = 0;
+    });
     worker.once("exit", (code, signal) => {
       if (stopping) return;
       log.error({ worker: index, code, signal }, "worker exited; starting a new one");
