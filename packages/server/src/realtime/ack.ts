@@ -2,7 +2,7 @@ import { type Ack, type AckError, ErrorCodes } from "@roadpulse/protocol";
 import type { ValidateFunction } from "ajv";
 import type { NodeContext } from "../context.js";
 import { ApiError } from "../http/errors.js";
-import { isStorageUnavailable } from "../http/storage.js";
+import { isStorageUnavailable } from "../store/errors.js";
 import type { AppSocket } from "./types.js";
 
 export type Acknowledge = (response: Ack) => void;

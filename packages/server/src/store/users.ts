@@ -2,6 +2,7 @@ import { type Collection, type Db, MongoServerError, ObjectId } from "mongodb";
 import type { Role } from "../auth/tokens.js";
 import type { Metrics } from "../metrics/registry.js";
 import { timed } from "../metrics/timing.js";
+import { DUPLICATE_KEY } from "./durability.js";
 
 export interface UserDoc {
   _id: ObjectId;
@@ -17,8 +18,6 @@ export class EmailTakenError extends Error {
     super("email already registered");
   }
 }
-
-const DUPLICATE_KEY = 11000;
 
 /** The `users` collection. Emails are stored lower-cased; a unique index guards them. */
 export class UsersRepository {
