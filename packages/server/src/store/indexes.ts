@@ -1,9 +1,8 @@
-import type { Db, IndexDescription } from "mongodb";
+import { type Db, type IndexDescription, MongoServerError } from "mongodb";
 
 /**
- * Every index the node relies on, by collection. `createIndexes` with the same specification is a
- * no-op on an existing index, so running this at every start is safe (MongoDB 7 and FerretDB 1.24).
- * Names are explicit so a changed definition fails loudly instead of creating a twin.
+ * Every index the node relies on, by collection. Names are explicit so a changed definition fails
+ * loudly instead of creating a twin.
  */
 export const INDEXES: Record<string, IndexDescription[]> = {
   users: [{ key: { email: 1 }, name: "email_unique", unique: true }],
@@ -22,8 +21,37 @@ export const INDEXES: Record<string, IndexDescription[]> = {
   ingest_batches: [{ key: { claimedAt: 1 }, name: "claimedAt" }],
 };
 
-export async function ensureIndexes(db: Db): Promise<void> {
-  for (const [collection, indexes] of Object.entries(INDEXES)) {
-    if (indexes.length > 0) await db.collection(collection).createIndexes(indexes);
+/** MongoDB's code for "no such collection" (listIndexes on a collection not created yet). */
+const NAMESPACE_NOT_FOUND = 26;
+
+/**
+ * Creates the indexes that are missing, one command per index, and nothing else. Every node runs
+ * this at start, so on a running cluster every index already exists: asking again must cost
+ * nothing. It could not be left to `createIndexes`' "no-op when identical" promise: FerretDB 1.24
+ * panics on a `createIndexes` of several indexes that all exist (and drops the connection), so a
+ * cluster's second and later nodes crashed a request of the store at every start and retry.
+ * Returns the names created.
+ */
+export async function ensureIndexes(db: Db): Promise<string[]> {
+  const created: string[] = [];
+  for (const [name, indexes] of Object.entries(INDEXES)) {
+    const collection = db.collection(name);
+    const existing = new Set(
+      (
+        await collection
+          .listIndexes()
+          .toArray()
+          .catch((error: unknown) => {
+            if (error instanceof MongoServerError && error.code === NAMESPACE_NOT_FOUND) return [];
+            throw error;
+          })
+      ).map((index) => String(index.name)),
+    );
+    for (const index of indexes) {
+      if (existing.has(index.name as string)) continue;
+      await collection.createIndexes([index]);
+      created.push(`${name}.${index.name}`);
+    }
   }
+  return created;
 }
