@@ -17,8 +17,12 @@ export interface Config {
   nodeEnv: string;
   /** `null` when `REDIS_URL=off`: the node runs without Redis on purpose. */
   redisUrl: string | null;
+  /** A Redis command unanswered this long fails and the node serves without Redis until it answers. */
+  redisCommandTimeoutMs: number;
   mongodbUri: string;
   mongodbDbName: string;
+  /** Deadline of each MongoDB call: waiting for a pooled connection, and waiting for the answer. */
+  mongodbTimeoutMs: number;
   jwtSecret: string;
   /** Bearer token of the ML pipeline (`POST /api/ml/*`); `null` disables those routes. */
   mlServiceToken: string | null;
@@ -191,8 +195,10 @@ export function loadConfig(env: Env = process.env): Config {
     instanceId: workerIndex === undefined ? nodeId : `${nodeId}#${workerIndex}`,
     nodeEnv,
     redisUrl: redisUrl(env),
+    redisCommandTimeoutMs: integer(env, "REDIS_COMMAND_TIMEOUT_MS", 1_000, 50, 60_000),
     mongodbUri: uri,
     mongodbDbName: dbName,
+    mongodbTimeoutMs: integer(env, "MONGODB_TIMEOUT_MS", 10_000, 500, 300_000),
     jwtSecret,
     mlServiceToken,
     sessionTtlSeconds,

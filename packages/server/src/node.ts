@@ -47,8 +47,16 @@ export interface StartOptions {
  */
 export async function startNode(config: Config, options: StartOptions = {}): Promise<RunningNode> {
   const log = options.log ?? createLogger(config.nodeId, config.logLevel);
-  const redis = new RedisConnection(config.redisUrl, log, `roadpulse:${config.nodeId}`);
-  const mongo = new MongoConnection(config.mongodbUri, config.mongodbDbName, `roadpulse:${config.nodeId}`, log);
+  const redis = new RedisConnection(config.redisUrl, log, `roadpulse:${config.nodeId}`, {
+    commandTimeoutMs: config.redisCommandTimeoutMs,
+  });
+  const mongo = new MongoConnection(
+    config.mongodbUri,
+    config.mongodbDbName,
+    `roadpulse:${config.nodeId}`,
+    log,
+    config.mongodbTimeoutMs,
+  );
   const ctx: NodeContext = {
     config,
     log,

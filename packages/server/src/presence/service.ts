@@ -128,6 +128,7 @@ export class PresenceService {
       return true;
     } catch (error) {
       this.#needsRestore = true;
+      this.ctx.redis.reportFailure(error);
       metrics.presenceOps.inc({ op, outcome: "error" });
       this.ctx.log.debug({ err: error, op }, "presence write failed; will write back later");
       return false;
@@ -138,7 +139,8 @@ export class PresenceService {
     if (this.store && this.ctx.redis.available) {
       try {
         return await this.store.regionCounts(regionIds);
-      } catch {
+      } catch (error) {
+        this.ctx.redis.reportFailure(error);
         // Fall through to this node's own view.
       }
     }
@@ -190,6 +192,7 @@ export class PresenceService {
       // either way its sockets must be written back.
       if (!existed || this.#needsRestore) await this.restore();
     } catch (error) {
+      this.ctx.redis.reportFailure(error);
       this.ctx.log.debug({ err: error }, "liveness refresh failed");
     }
   }
@@ -266,6 +269,7 @@ export class PresenceService {
       if (written + removed > 0) this.ctx.log.info({ written, removed }, "presence written back to Redis");
     } catch (error) {
       this.#needsRestore = true;
+      this.ctx.redis.reportFailure(error);
       this.ctx.metrics.presenceOps.inc({ op: "restore", outcome: "error" });
       this.ctx.log.warn({ err: error }, "presence write-back failed; will retry");
     }

@@ -2,15 +2,26 @@ import { EventEmitter } from "node:events";
 import { Redis, type RedisOptions } from "ioredis";
 import type { Logger } from "../log.js";
 
+/** How often the watchdog checks that Redis still answers (see RedisConnection). */
+const WATCHDOG_INTERVAL_MS = 1_000;
+/** The message ioredis rejects a command with when `commandTimeout` passes. */
+const COMMAND_TIMED_OUT = "Command timed out";
+
 export type RedisState = "connected" | "disconnected" | "disabled";
 
 /** Printed once per outage, word for word as the Redis integration guide shows it. */
 export const REDIS_DEGRADED_WARNING = "⚠️ Server will continue without Redis";
 
+/** A command unanswered this long fails, and the connection counts as stalled (see below). */
+export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1_000;
+
 /**
  * Client options chosen for a node that must keep serving while Redis is away:
  * - `enableOfflineQueue: false`: while disconnected every command fails at once instead of piling
  *   up in memory without bound until Redis returns;
+ * - `commandTimeout`: a Redis that keeps the connection open but does not answer (paused, swapping,
+ *   a long blocking script) fails a command after this long instead of holding it, and the event
+ *   that waits for it, for ever;
  * - `maxRetriesPerRequest: 1`: a command caught by a dropped connection is retried once, then fails;
  * - the one exception is a subscriber connection (`subscriber: true`): it holds only (UN)SUBSCRIBE
  *   commands, one per room created or emptied on this node, which must reach Redis when it returns,
@@ -18,9 +29,15 @@ export const REDIS_DEGRADED_WARNING = "⚠️ Server will continue without Redis
  *   deaf after the outage);
  * - reconnect forever with a capped back-off, so the node heals without a restart.
  */
-export function redisOptions(connectionName: string, subscriber = false): RedisOptions {
+export function redisOptions(
+  connectionName: string,
+  subscriber = false,
+  commandTimeoutMs = DEFAULT_REDIS_COMMAND_TIMEOUT_MS,
+): RedisOptions {
   return {
     connectionName,
+    // SUBSCRIBE waits for Redis by design (above); every other command has a deadline.
+    ...(subscriber ? {} : { commandTimeout: commandTimeoutMs }),
     enableOfflineQueue: subscriber,
     maxRetriesPerRequest: subscriber ? null : 1,
     connectTimeout: 2_000,
@@ -35,13 +52,24 @@ export function redisOptions(connectionName: string, subscriber = false): RedisO
  * into two transitions, `up` and `down`, logs each outage once (not once per retry or per
  * request), and never throws when Redis is missing: callers check `available` or handle a rejected
  * command.
+ *
+ * A Redis that refuses connections is seen by ioredis. One that holds the connection open without
+ * answering is not: ioredis stays "ready" while every command waits. So the connection also counts
+ * as down ("stalled") as soon as a command times out (`reportFailure`) or a watchdog PING goes
+ * unanswered; the node then serves from memory exactly as in an outage, and the watchdog brings it
+ * back `up` (presence writes back) at the first PING answered again.
  */
 export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
   readonly client: Redis | null;
   #available = false;
   #warnedSinceUp = false;
   #closing = false;
+  /** Connected, but a command or the watchdog's PING went unanswered. */
+  #stalled = false;
+  #watchdog: NodeJS.Timeout | undefined;
+  #probing = false;
   readonly #quiet: boolean;
+  readonly #commandTimeoutMs: number;
 
   /**
    * `quiet` connections (secondary ones, like the adapter's subscriber) do not log outages: the
@@ -51,16 +79,33 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
     url: string | null,
     private readonly log: Logger,
     readonly name: string,
-    options: { subscriber?: boolean; quiet?: boolean } = {},
+    options: { subscriber?: boolean; quiet?: boolean; commandTimeoutMs?: number } = {},
   ) {
     super();
     this.#quiet = options.quiet ?? false;
-    this.client = url === null ? null : new Redis(url, redisOptions(name, options.subscriber));
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? DEFAULT_REDIS_COMMAND_TIMEOUT_MS;
+    this.client = url === null ? null : new Redis(url, redisOptions(name, options.subscriber, this.#commandTimeoutMs));
     if (this.client === null) return;
-    this.client.on("ready", () => this.#markUp());
+    this.client.on("ready", () => {
+      this.#stalled = false;
+      this.#markUp();
+    });
     this.client.on("error", (error: Error) => this.#markDown(error));
     this.client.on("close", () => this.#markDown());
     this.client.on("end", () => this.#markDown());
+    // A subscriber's only commands wait for Redis on purpose: it has nothing to time out.
+    if (!options.subscriber) {
+      this.#watchdog = setInterval(() => void this.#probe(), WATCHDOG_INTERVAL_MS);
+      this.#watchdog.unref();
+    }
+  }
+
+  /**
+   * Callers report a failed command here. A timeout means Redis holds the connection without
+   * answering: the node stops sending until the watchdog hears from Redis again.
+   */
+  reportFailure(error: unknown): void {
+    if (error instanceof Error && error.message === COMMAND_TIMED_OUT) this.#stall();
   }
 
   get state(): RedisState {
@@ -94,6 +139,11 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
   /** A real round trip, bounded in time; `false` on any failure. */
   async ping(timeoutMs = 500): Promise<boolean> {
     if (this.client === null || !this.#available) return false;
+    return await this.#roundTrip(timeoutMs);
+  }
+
+  async #roundTrip(timeoutMs: number): Promise<boolean> {
+    if (this.client === null) return false;
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
@@ -109,6 +159,7 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
 
   async close(): Promise<void> {
     this.#closing = true;
+    clearInterval(this.#watchdog);
     if (this.client === null) return;
     try {
       if (this.#available) await this.client.quit();
@@ -126,6 +177,33 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
       if (!this.#quiet) this.log.info({ redis: this.name }, "Redis connected");
       this.emit("up");
     }
+  }
+
+  /**
+   * The watchdog: one PING per interval on a connection ioredis calls ready. Unanswered within the
+   * command timeout while up: stalled. Answered while stalled: up again.
+   */
+  async #probe(): Promise<void> {
+    if (this.client === null || this.#closing || this.#probing || this.client.status !== "ready") return;
+    if (!this.#available && !this.#stalled) return;
+    this.#probing = true;
+    try {
+      const answered = await this.#roundTrip(this.#commandTimeoutMs);
+      if (this.#closing || this.client.status !== "ready") return;
+      if (!answered) this.#stall();
+      else if (this.#stalled) {
+        this.#stalled = false;
+        this.#markUp();
+      }
+    } finally {
+      this.#probing = false;
+    }
+  }
+
+  #stall(): void {
+    if (this.#stalled || !this.#available || this.#closing) return;
+    this.#stalled = true;
+    this.#markDown(new Error(`no answer within ${this.#commandTimeoutMs} ms (connection open, Redis not answering)`));
   }
 
   #markDown(error?: Error): void {

@@ -3,9 +3,9 @@ import type { Logger } from "../log.js";
 import { ensureIndexes } from "./indexes.js";
 
 /**
- * The node's MongoDB connection. The driver reconnects by itself; this wrapper adds a bounded
- * health ping and creates the indexes once the server is first reachable, retrying in the
- * background so a node started before its database still comes up and heals.
+ * The node's MongoDB connection. The driver reconnects by itself; this wrapper bounds every call,
+ * adds a bounded health ping and creates the indexes once the server is first reachable, retrying
+ * in the background so a node started before its database still comes up and heals.
  */
 export class MongoConnection {
   readonly client: MongoClient;
@@ -19,11 +19,17 @@ export class MongoConnection {
     dbName: string,
     appName: string,
     private readonly log: Logger,
+    timeoutMs = 10_000,
   ) {
     this.client = new MongoClient(uri, {
       appName,
       serverSelectionTimeoutMS: 2_000,
       connectTimeoutMS: 2_000,
+      // Every call is bounded: a store that keeps a connection open without answering fails the
+      // call after `timeoutMs` and the connection is dropped (the pool heals by opening new ones);
+      // a call never queues longer than that for a pooled connection either.
+      socketTimeoutMS: timeoutMs,
+      waitQueueTimeoutMS: timeoutMs,
       maxPoolSize: 20,
     });
     this.db = this.client.db(dbName);
@@ -38,16 +44,21 @@ export class MongoConnection {
     await this.#prepare();
   }
 
-  async #prepare(): Promise<void> {
+  async #prepare(attempt = 1): Promise<void> {
     if (this.#closed) return;
+    let step = "connect";
     try {
       await this.client.connect();
-      await ensureIndexes(this.db);
+      step = "index set-up";
+      const created = await ensureIndexes(this.db);
       this.#indexesReady = true;
-      this.log.info({ db: this.db.databaseName }, "MongoDB connected, indexes ready");
+      this.log.info({ db: this.db.databaseName, created }, "MongoDB connected, indexes ready");
     } catch (error) {
-      this.log.warn({ err: error }, "MongoDB not reachable yet, retrying in 2 s");
-      this.#retryTimer = setTimeout(() => void this.#prepare(), 2_000);
+      // Back off (2 s doubling to 30 s): a store that fails a request at every try must not be
+      // hammered by every node of the cluster.
+      const delayMs = Math.min(2_000 * 2 ** (attempt - 1), 30_000);
+      this.log.warn({ err: error, attempt, step }, `MongoDB ${step} failed, retrying in ${delayMs / 1000} s`);
+      this.#retryTimer = setTimeout(() => void this.#prepare(attempt + 1), delayMs);
       this.#retryTimer.unref();
     }
   }

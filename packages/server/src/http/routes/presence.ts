@@ -57,7 +57,8 @@ export async function presenceRoutes(app: FastifyInstance, ctx: NodeContext): Pr
           return { regionId, count: members.length, members };
         }
         return { regionId, count: await store.regionCount(regionId) };
-      } catch {
+      } catch (error) {
+        ctx.redis.reportFailure(error);
         ctx.metrics.presenceOps.inc({ op: "region_query", outcome: "error" });
         throw new ApiError(503, ErrorCodes.StorageUnavailable, "Presence is unavailable while Redis is unreachable");
       } finally {
