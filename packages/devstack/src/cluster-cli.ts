@@ -78,6 +78,9 @@ async function main(): Promise<void> {
       mongoUri: mongo.uri,
       dir: RUN_DIR,
       output: () => "inherit-prefixed",
+      // A node that dies on its own is started again (with back-off), so one crash does not cost
+      // the local cluster a node for good.
+      supervise: { log: (line) => console.error(`[cluster] ${line}`) },
     });
     stoppers.push(() => cluster.stop());
     const running = cluster.nodes.filter((node) => node !== undefined);
@@ -88,14 +91,7 @@ async function main(): Promise<void> {
     console.log(`  MongoDB   ${mongo.uri}${mongo.instance ? " (FerretDB, started here)" : ""}`);
     for (const node of running) console.log(`  ${node.nodeId.padEnd(9)} ${node.url}  (health: ${node.url}/health)`);
     console.log(`  nginx     ${nginx.url}  ← devices, k6 and curl go here (health: ${nginx.url}/health)`);
-    console.log("Ctrl-C stops everything.\n");
-
-    // A node that dies on its own is reported; the rest keep running (ops decide what to do).
-    for (const node of running) {
-      void node.service.exited.then((code) => {
-        if (!stopping) console.error(`${node.nodeId} exited with code ${code}`);
-      });
-    }
+    console.log("A node that dies is restarted. Ctrl-C stops everything.\n");
   } catch (error) {
     console.error(`local cluster failed to start: ${error instanceof Error ? error.message : String(error)}`);
     await stopAll(1);

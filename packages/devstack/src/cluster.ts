@@ -15,16 +15,36 @@ export interface ClusterOptions {
   dir: string;
   output: (nodeId: string) => string | "inherit-prefixed" | "ignore";
   nodeIdPrefix?: string;
+  /**
+   * Restart a node that exits on its own (a crash, an OOM kill, `kill -9` by hand), with back-off,
+   * and say so through `log`. Nodes stopped or killed through this class stay down.
+   */
+  supervise?: { log: (line: string) => void };
 }
+
+/** Back-off of restarts: 0.5 s doubling to 10 s; a node that stayed up 30 s starts over at 0.5 s. */
+const RESTART_FIRST_DELAY_MS = 500;
+const RESTART_MAX_DELAY_MS = 10_000;
+const RESTART_RESET_AFTER_MS = 30_000;
 
 /** N RoadPulse node processes behind nginx, all sharing one Redis and one MongoDB. */
 export class Cluster {
+  #stopping = false;
+  /** Consecutive quick deaths per node index (the restart back-off). */
+  readonly #crashes = new Map<number, number>();
+  /** Restarts under way, so `stop()` can wait for them and stop what they start. */
+  readonly #restarts = new Set<Promise<unknown>>();
+
   private constructor(
     readonly options: ClusterOptions,
     readonly nodes: Array<NodeProcess | undefined>,
     readonly nginx: NginxInstance,
     private readonly ports: number[],
-  ) {}
+  ) {
+    nodes.forEach((node, index) => {
+      if (node) this.#supervise(index, node);
+    });
+  }
 
   /** The balancer's URL: where devices, k6 and curl connect. */
   get url(): string {
@@ -65,21 +85,59 @@ export class Cluster {
     return node;
   }
 
-  /** SIGKILL: the node gets no chance to clean up, as in a crash or an OOM kill. */
+  /** SIGKILL: the node gets no chance to clean up, as in a crash or an OOM kill. It stays down. */
   async kill(index: number): Promise<void> {
-    await this.node(index).service.kill();
+    const node = this.node(index);
     this.nodes[index] = undefined;
+    await node.service.kill();
   }
 
   /** Starts node `index` again on its old port (nginx's upstream list stays the same). */
   async restart(index: number): Promise<NodeProcess> {
     const node = await Cluster.#startNode(this.options, index, this.ports[index] as number);
     this.nodes[index] = node;
+    this.#supervise(index, node);
     return node;
   }
 
   async stop(): Promise<void> {
-    await Promise.allSettled(this.nodes.map((node) => node?.service.stop("SIGTERM", 10_000)));
+    this.#stopping = true;
+    await Promise.allSettled([...this.#restarts]);
+    const nodes = this.nodes.splice(0, this.nodes.length, ...this.nodes.map(() => undefined));
+    await Promise.allSettled(nodes.map((node) => node?.service.stop("SIGTERM", 10_000)));
     await this.nginx.stop();
+  }
+
+  /** With `supervise`, restarts node `index` when it exits while still registered as running. */
+  #supervise(index: number, node: NodeProcess): void {
+    if (!this.options.supervise) return;
+    const startedAt = Date.now();
+    void node.service.exited.then((code) => {
+      if (this.#stopping || this.nodes[index] !== node) return;
+      this.nodes[index] = undefined;
+      const quick = Date.now() - startedAt < RESTART_RESET_AFTER_MS;
+      const how = code === null ? "was killed by a signal" : `exited with code ${code}`;
+      const restart = this.#bringBack(index, quick ? (this.#crashes.get(index) ?? 0) + 1 : 1, `${node.nodeId} ${how}`);
+      this.#restarts.add(restart);
+      void restart.finally(() => this.#restarts.delete(restart));
+    });
+  }
+
+  async #bringBack(index: number, firstCrash: number, what: string): Promise<void> {
+    const log = this.options.supervise?.log ?? (() => {});
+    for (let crashes = firstCrash; !this.#stopping; crashes++) {
+      this.#crashes.set(index, crashes);
+      const delayMs = Math.min(RESTART_FIRST_DELAY_MS * 2 ** (crashes - 1), RESTART_MAX_DELAY_MS);
+      log(`${what}; restarting it in ${delayMs / 1000} s (attempt ${crashes} in a row)`);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (this.#stopping || this.nodes[index] !== undefined) return;
+      try {
+        const fresh = await this.restart(index);
+        log(`${fresh.nodeId} is serving again on ${fresh.url}`);
+        return;
+      } catch (error) {
+        what = `restart failed: ${error instanceof Error ? error.message.split("\n")[0] : String(error)}`;
+      }
+    }
   }
 }

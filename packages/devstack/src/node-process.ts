@@ -36,7 +36,7 @@ export async function startNodeProcess(options: {
     output: options.output,
   });
   const url = `http://127.0.0.1:${options.port}`;
-  await waitFor(
+  const ready = waitFor(
     `node ${options.nodeId} on port ${options.port}`,
     async () => {
       if (!service.running) throw new Error(`node exited early:\n${service.recentOutput}`);
@@ -46,5 +46,10 @@ export async function startNodeProcess(options: {
     options.readyTimeoutMs ?? 20_000,
     100,
   );
+  // A node that never became ready must not linger on its port.
+  await ready.catch(async (error: unknown) => {
+    await service.kill();
+    throw error;
+  });
   return { nodeId: options.nodeId, port: options.port, url, service };
 }
