@@ -1,0 +1,130 @@
+import { randomUUID } from "node:crypto";
+import type { Socket } from "socket.io-client";
+import { emitAck, HERE, observation, openDevice } from "./devices.js";
+
+interface Batch {
+  items: ReturnType<typeof observation>[];
+  sending: boolean;
+}
+
+/** One ack as a device saw it: when it was sent and how long the answer took. */
+export interface AckSample {
+  event: string;
+  sentAt: number;
+  ms: number;
+  ok: boolean;
+  code?: string;
+}
+
+/**
+ * A small fleet of devices that behave like the real app: each sends a location and an
+ * observation batch on its own timers, keeps a batch until an ack says `ok`, and sends an
+ * unacknowledged batch again with the same ids (after an error, a timeout or a reconnect), with at
+ * most `maxInFlight` batches out at once. Records every ack and every id acknowledged as stored.
+ */
+export class TestFleet {
+  readonly devices: Socket[] = [];
+  readonly acks: AckSample[] = [];
+  /** Ids the server acknowledged as stored (accepted now, or a duplicate of an earlier store). */
+  readonly ackedIds = new Set<string>();
+  /** Batches generated and not acknowledged yet, per device. */
+  readonly #pending = new Map<Socket, Batch[]>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  readonly #inFlight = new Map<Socket, number>();
+  #generating = true;
+
+  constructor(
+    private readonly options: {
+      url: string;
+      token: string;
+      devices: number;
+      locationEveryMs: number;
+      batchEveryMs: number;
+      batchSize: number;
+      ackTimeoutMs: number;
+      maxInFlight?: number;
+    },
+  ) {}
+
+  start(): void {
+    for (let i = 0; i < this.options.devices; i++) {
+      const device = openDevice(this.options.url, this.options.token, `fleet-${i}-${randomUUID()}`);
+      this.devices.push(device);
+      this.#pending.set(device, []);
+      this.#inFlight.set(device, 0);
+      const jitter = Math.floor(Math.random() * this.options.batchEveryMs);
+      this.#every(this.options.locationEveryMs, jitter, () => this.#location(device));
+      this.#every(this.options.batchEveryMs, jitter, () => {
+        if (this.#generating) {
+          const items = Array.from({ length: this.options.batchSize }, () => observation(HERE));
+          this.#pending.get(device)?.push({ items, sending: false });
+        }
+        this.#flush(device);
+      });
+    }
+  }
+
+  /** Stops making new batches; devices keep resending what is not acknowledged. */
+  stopGenerating(): void {
+    this.#generating = false;
+  }
+
+  /** Batches not acknowledged yet, over all devices. */
+  get unacknowledged(): number {
+    let n = 0;
+    for (const batches of this.#pending.values()) n += batches.length;
+    return n;
+  }
+
+  close(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    for (const device of this.devices) device.close();
+  }
+
+  #every(ms: number, offset: number, task: () => void): void {
+    const first = setTimeout(() => {
+      task();
+      this.#timers.push(setInterval(task, ms));
+    }, offset);
+    this.#timers.push(first);
+  }
+
+  async #timedAck(device: Socket, event: string, payload: unknown) {
+    const sentAt = Date.now();
+    try {
+      const ack = await emitAck(device, event, payload, this.options.ackTimeoutMs);
+      const error = ack.error as { code?: string } | undefined;
+      this.acks.push({ event, sentAt, ms: Date.now() - sentAt, ok: ack.ok, code: error?.code });
+      return ack;
+    } catch {
+      this.acks.push({ event, sentAt, ms: Date.now() - sentAt, ok: false, code: "TIMEOUT" });
+      return undefined;
+    }
+  }
+
+  async #location(device: Socket): Promise<void> {
+    if (device.connected) await this.#timedAck(device, "location:update", HERE);
+  }
+
+  /** Sends the device's oldest unacknowledged batches, up to `maxInFlight` at once. */
+  #flush(device: Socket): void {
+    const pending = this.#pending.get(device) ?? [];
+    const max = this.options.maxInFlight ?? 2;
+    let inFlight = this.#inFlight.get(device) ?? 0;
+    for (const batch of pending.slice(0, max)) {
+      if (!device.connected || inFlight >= max || batch.sending) continue;
+      batch.sending = true;
+      inFlight++;
+      this.#inFlight.set(device, inFlight);
+      void this.#timedAck(device, "observations:submit", { observations: batch.items }).then((ack) => {
+        batch.sending = false;
+        this.#inFlight.set(device, (this.#inFlight.get(device) ?? 1) - 1);
+        if (ack?.ok !== true) return; // kept: sent again with the same ids
+        const rejected = new Set(((ack.rejected as Array<{ id: string }>) ?? []).map((r) => r.id));
+        for (const item of batch.items) if (!rejected.has(item.id)) this.ackedIds.add(item.id);
+        const left = this.#pending.get(device) ?? [];
+        left.splice(left.indexOf(batch), 1);
+      });
+    }
+  }
+}
