@@ -12,7 +12,7 @@ export type RedisState = "connected" | "disconnected" | "disabled";
 /** Printed once per outage, word for word as the Redis integration guide shows it. */
 export const REDIS_DEGRADED_WARNING = "⚠️ Server will continue without Redis";
 
-/** A command unanswered this long fails, and the connection counts as stalled (see below). */
+/** A command unanswered this long fails (and makes the watchdog check Redis at once, see below). */
 export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1_000;
 
 /**
@@ -55,8 +55,8 @@ export function redisOptions(
  *
  * A Redis that refuses connections is seen by ioredis. One that holds the connection open without
  * answering is not: ioredis stays "ready" while every command waits. So the connection also counts
- * as down ("stalled") as soon as a command times out (`reportFailure`) or a watchdog PING goes
- * unanswered; the node then serves from memory exactly as in an outage, and the watchdog brings it
+ * as down ("stalled") when the watchdog's PINGs go unanswered (checked every second, and at once
+ * when a command times out); the node then serves from memory exactly as in an outage, and the watchdog brings it
  * back `up` (presence writes back) at the first PING answered again.
  */
 export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
@@ -64,7 +64,7 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
   #available = false;
   #warnedSinceUp = false;
   #closing = false;
-  /** Connected, but a command or the watchdog's PING went unanswered. */
+  /** Connected, but the watchdog's PINGs went unanswered. */
   #stalled = false;
   #watchdog: NodeJS.Timeout | undefined;
   #probing = false;
@@ -101,11 +101,12 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
   }
 
   /**
-   * Callers report a failed command here. A timeout means Redis holds the connection without
-   * answering: the node stops sending until the watchdog hears from Redis again.
+   * Callers report a failed command here. A timeout may mean Redis holds the connection without
+   * answering: the watchdog checks at once, and if so the node stops sending until it hears from
+   * Redis again.
    */
   reportFailure(error: unknown): void {
-    if (error instanceof Error && error.message === COMMAND_TIMED_OUT) this.#stall();
+    if (error instanceof Error && error.message === COMMAND_TIMED_OUT) void this.#probe();
   }
 
   get state(): RedisState {
@@ -180,15 +181,19 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
   }
 
   /**
-   * The watchdog: one PING per interval on a connection ioredis calls ready. Unanswered within the
-   * command timeout while up: stalled. Answered while stalled: up again.
+   * The watchdog: one PING per interval on a connection ioredis calls ready (and at once when a
+   * command timed out). Two unanswered within the command timeout while up: stalled. One answered
+   * while stalled: up again.
    */
   async #probe(): Promise<void> {
     if (this.client === null || this.#closing || this.#probing || this.client.status !== "ready") return;
     if (!this.#available && !this.#stalled) return;
     this.#probing = true;
     try {
-      const answered = await this.#roundTrip(this.#commandTimeoutMs);
+      // Up, two PINGs in a row must go unanswered: one late answer can be this process's own event
+      // loop blocked past the deadline (a busy machine, a long GC pause), not a stalled Redis.
+      let answered = await this.#roundTrip(this.#commandTimeoutMs);
+      if (!answered && !this.#stalled) answered = await this.#roundTrip(this.#commandTimeoutMs);
       if (this.#closing || this.client.status !== "ready") return;
       if (!answered) this.#stall();
       else if (this.#stalled) {
