@@ -7,9 +7,10 @@
  */
 import { join, resolve } from "node:path";
 import { Cluster } from "./cluster.js";
-import { type MongoInstance, startFerretDB } from "./ferretdb.js";
+import { startFerretDB } from "./ferretdb.js";
 import { isListening } from "./ports.js";
 import { type RedisInstance, redisAnswers, startRedisServer } from "./redis.js";
+import { StoreSupervisor } from "./store-supervisor.js";
 
 const ROOT = resolve(new URL("../../..", import.meta.url).pathname);
 const RUN_DIR = process.env.RUN_DIR ?? join(ROOT, ".run");
@@ -34,16 +35,23 @@ async function provideRedis(): Promise<RedisInstance> {
   return await startRedisServer({ port: 6379, dir: join(RUN_DIR, "redis"), output: join(RUN_DIR, "redis.log") });
 }
 
-async function provideMongo(): Promise<{ uri: string; instance?: MongoInstance }> {
+async function provideMongo(): Promise<{ uri: string; supervisor?: StoreSupervisor }> {
   if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI };
   const wanted = intFromEnv("MONGO_PORT", 27017);
-  const port = (await isListening(wanted)) ? undefined : wanted;
-  const instance = await startFerretDB({
-    ...(port === undefined ? {} : { port }),
-    dataDir: join(RUN_DIR, "ferretdb"),
-    output: join(RUN_DIR, "ferretdb.log"),
+  const free = !(await isListening(wanted));
+  const start = (port?: number) =>
+    startFerretDB({
+      ...(port === undefined ? {} : { port }),
+      dataDir: join(RUN_DIR, "ferretdb"),
+      output: join(RUN_DIR, "ferretdb.log"),
+    });
+  const instance = await start(free ? wanted : undefined);
+  // The store we start is ours to watch: restarted on the same port when it stalls.
+  const supervisor = new StoreSupervisor(instance, () => start(instance.port), {
+    log: (line) => console.error(`[cluster] ${line}`),
   });
-  return { uri: `${instance.baseUri}/roadpulse`, instance };
+  supervisor.start();
+  return { uri: `${instance.baseUri}/roadpulse`, supervisor };
 }
 
 async function main(): Promise<void> {
@@ -68,7 +76,13 @@ async function main(): Promise<void> {
     const redis = await provideRedis();
     stoppers.push(() => redis.stop());
     const mongo = await provideMongo();
-    if (mongo.instance) stoppers.push(() => mongo.instance?.stop() ?? Promise.resolve());
+    const supervisor = mongo.supervisor;
+    if (supervisor) {
+      stoppers.push(async () => {
+        supervisor.stop();
+        await supervisor.current.stop();
+      });
+    }
 
     const cluster = await Cluster.start({
       nodes,
@@ -88,7 +102,9 @@ async function main(): Promise<void> {
 
     console.log("\nRoadPulse local cluster is up:");
     console.log(`  Redis     ${redis.url}${redis.service ? " (started here)" : " (reused)"}`);
-    console.log(`  MongoDB   ${mongo.uri}${mongo.instance ? " (FerretDB, started here)" : ""}`);
+    console.log(
+      `  MongoDB   ${mongo.uri}${mongo.supervisor ? " (FerretDB, started here, restarted if it stalls)" : ""}`,
+    );
     for (const node of running) console.log(`  ${node.nodeId.padEnd(9)} ${node.url}  (health: ${node.url}/health)`);
     console.log(`  nginx     ${nginx.url}  ← devices, k6 and curl go here (health: ${nginx.url}/health)`);
     console.log("A node that dies is restarted. Ctrl-C stops everything.\n");

@@ -6,3 +6,4 @@ export * from "./ports.js";
 export * from "./process.js";
 export * from "./prometheus.js";
 export * from "./redis.js";
+export * from "./store-supervisor.js";

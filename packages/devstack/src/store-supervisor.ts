@@ -1,0 +1,100 @@
+import { MongoClient, ObjectId } from "mongodb";
+import type { MongoInstance } from "./ferretdb.js";
+
+export interface StoreSupervisorOptions {
+  /** How often the store is checked. */
+  intervalMs?: number;
+  /** A check unanswered this long failed. */
+  timeoutMs?: number;
+  /** Consecutive failed checks before the store counts as stalled and is restarted. */
+  failures?: number;
+  log: (line: string) => void;
+}
+
+/**
+ * Watches the local cluster's store and restarts it when it stalls. A stalled store accepts
+ * connections and answers nothing, not even `ping`, and never recovers on its own; every node then
+ * answers STORAGE_UNAVAILABLE (their calls are bounded) until it is back. The check is what the
+ * data path needs, not just `ping`: an indexed read (`findOne` by `_id`) with a deadline, on a
+ * connection of its own. Before killing a stalled FerretDB it asks for a goroutine dump (SIGQUIT
+ * writes it to the store's log), so the cause of the stall can be read afterwards.
+ */
+export class StoreSupervisor {
+  #timer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #checking = false;
+  #stopped = false;
+  restarts = 0;
+
+  constructor(
+    private instance: MongoInstance,
+    private readonly restart: () => Promise<MongoInstance>,
+    private readonly options: StoreSupervisorOptions,
+  ) {}
+
+  get current(): MongoInstance {
+    return this.instance;
+  }
+
+  start(): void {
+    this.#timer = setInterval(() => void this.#check(), this.options.intervalMs ?? 2_000);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    clearInterval(this.#timer);
+  }
+
+  /** One check; true when the store answered in time. */
+  async answers(): Promise<boolean> {
+    const timeoutMs = this.options.timeoutMs ?? 2_000;
+    const client = new MongoClient(`${this.instance.baseUri}/roadpulse_supervisor`, {
+      serverSelectionTimeoutMS: timeoutMs,
+      connectTimeoutMS: timeoutMs,
+      socketTimeoutMS: timeoutMs,
+      maxPoolSize: 1,
+    });
+    try {
+      await client.db().collection("probe").findOne({ _id: new ObjectId() }, { maxTimeMS: timeoutMs });
+      return true;
+    } catch {
+      return false;
+    } finally {
+      await client.close(true).catch(() => undefined);
+    }
+  }
+
+  async #check(): Promise<void> {
+    if (this.#checking || this.#stopped) return;
+    this.#checking = true;
+    try {
+      if (await this.answers()) {
+        this.#failures = 0;
+        return;
+      }
+      this.#failures += 1;
+      const limit = this.options.failures ?? 3;
+      if (this.#failures < limit || this.#stopped) return;
+      this.options.log(
+        `store on port ${this.instance.port} did not answer ${limit} checks in a row; restarting it (a goroutine dump goes to its log)`,
+      );
+      // SIGQUIT: a Go program prints every goroutine's stack and exits; SIGKILL after 3 s. SIGCONT
+      // too, so a stopped process (SIGSTOP, a debugger) gets to handle it.
+      const service = this.instance.service;
+      if (service?.running) {
+        const exited = service.stop("SIGQUIT", 3_000);
+        service.child.kill("SIGCONT");
+        await exited;
+      }
+      this.instance = await this.restart();
+      this.restarts += 1;
+      this.#failures = 0;
+      this.options.log(`store is back on port ${this.instance.port}`);
+    } catch (error) {
+      this.options.log(`store restart failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      this.#checking = false;
+    }
+  }
+}
