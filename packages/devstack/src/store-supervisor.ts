@@ -2,11 +2,16 @@ import { MongoClient, ObjectId } from "mongodb";
 import type { MongoInstance } from "./ferretdb.js";
 
 export interface StoreSupervisorOptions {
-  /** How often the store is checked. */
+  /** The database the nodes use: the check reads there, where the data path does. */
+  database?: string;
+  /** How often the store is checked (5 s). */
   intervalMs?: number;
-  /** A check unanswered this long failed. */
+  /** A check unanswered this long failed (5 s: half again the nodes' own 10 s call deadline). */
   timeoutMs?: number;
-  /** Consecutive failed checks before the store counts as stalled and is restarted. */
+  /**
+   * Consecutive failed checks before the store counts as stalled and is restarted (3: a store
+   * silent for 15 s or more, long after every node call has failed, and never a merely busy one).
+   */
   failures?: number;
   log: (line: string) => void;
 }
@@ -15,8 +20,9 @@ export interface StoreSupervisorOptions {
  * Watches the local cluster's store and restarts it when it stalls. A stalled store accepts
  * connections and answers nothing, not even `ping`, and never recovers on its own; every node then
  * answers STORAGE_UNAVAILABLE (their calls are bounded) until it is back. The check is what the
- * data path needs, not just `ping`: an indexed read (`findOne` by `_id`) with a deadline, on a
- * connection of its own. Before killing a stalled FerretDB it asks for a goroutine dump (SIGQUIT
+ * data path needs, not just `ping`: an indexed read (`findOne` by `_id` in `users`) with a
+ * deadline, on a connection of its own. A busy store (seen: checks of 2 s missed while the
+ * aggregator's updates held SQLite's one writer) must not be killed, hence the generous defaults. Before killing a stalled FerretDB it asks for a goroutine dump (SIGQUIT
  * writes it to the store's log), so the cause of the stall can be read afterwards.
  */
 export class StoreSupervisor {
@@ -37,7 +43,7 @@ export class StoreSupervisor {
   }
 
   start(): void {
-    this.#timer = setInterval(() => void this.#check(), this.options.intervalMs ?? 2_000);
+    this.#timer = setInterval(() => void this.#check(), this.options.intervalMs ?? 5_000);
     this.#timer.unref();
   }
 
@@ -48,15 +54,15 @@ export class StoreSupervisor {
 
   /** One check; true when the store answered in time. */
   async answers(): Promise<boolean> {
-    const timeoutMs = this.options.timeoutMs ?? 2_000;
-    const client = new MongoClient(`${this.instance.baseUri}/roadpulse_supervisor`, {
+    const timeoutMs = this.options.timeoutMs ?? 5_000;
+    const client = new MongoClient(`${this.instance.baseUri}/${this.options.database ?? "roadpulse"}`, {
       serverSelectionTimeoutMS: timeoutMs,
       connectTimeoutMS: timeoutMs,
       socketTimeoutMS: timeoutMs,
       maxPoolSize: 1,
     });
     try {
-      await client.db().collection("probe").findOne({ _id: new ObjectId() }, { maxTimeMS: timeoutMs });
+      await client.db().collection("users").findOne({ _id: new ObjectId() }, { maxTimeMS: timeoutMs });
       return true;
     } catch {
       return false;
