@@ -2,8 +2,9 @@ import type { Db, IndexDescription } from "mongodb";
 
 /**
  * Every index the node relies on, by collection. `createIndexes` with the same specification is a
- * no-op on an existing index, so running this at every start is safe (MongoDB 7 and FerretDB 1.24).
- * Names are explicit so a changed definition fails loudly instead of creating a twin.
+ * no-op on an existing index, so running this at every start is safe (MongoDB 7 and FerretDB 1.24,
+ * one index per command: see `ensureIndexes`). Names are explicit so a changed definition fails
+ * loudly instead of creating a twin.
  */
 export const INDEXES: Record<string, IndexDescription[]> = {
   users: [{ key: { email: 1 }, name: "email_unique", unique: true }],
@@ -22,8 +23,17 @@ export const INDEXES: Record<string, IndexDescription[]> = {
   ingest_batches: [{ key: { claimedAt: 1 }, name: "claimedAt" }],
 };
 
+/**
+ * Creates every index, one `createIndexes` command per index. FerretDB 1.24 panics on a command
+ * that names two or more indexes of which some already exist (`slice bounds out of range`) and
+ * drops the connection; the driver then marks the server unknown and clears its pool, failing
+ * whatever else was in flight. Every start after the first against a database (a second worker,
+ * a restarted node, another node of the cluster) hit that on `hazards`, so `indexesReady` never
+ * came and the retry every 2 s dropped a connection each time. One index per command is a no-op
+ * on an existing index there too, also when two processes create the same one at once.
+ */
 export async function ensureIndexes(db: Db): Promise<void> {
   for (const [collection, indexes] of Object.entries(INDEXES)) {
-    if (indexes.length > 0) await db.collection(collection).createIndexes(indexes);
+    for (const index of indexes) await db.collection(collection).createIndexes([index]);
   }
 }
