@@ -1,7 +1,8 @@
+import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
-import { setupWorker } from "@socket.io/sticky";
 import type { FastifyInstance } from "fastify";
 import { TokenService } from "./auth/tokens.js";
+import { acceptHandedOverConnections } from "./cluster/handover.js";
 import { joinClusterMetrics } from "./cluster/metrics-ipc.js";
 import { announceWorkerReady } from "./cluster/ready.js";
 import type { Config } from "./config.js";
@@ -34,7 +35,7 @@ export interface StartOptions {
   features?: RealtimeFeature[];
   /**
    * `worker`: a cluster worker of a node with WORKERS > 1: it does not listen itself but takes the
-   * connections its primary hands over (@socket.io/sticky), and reports metrics node-wide.
+   * connections its primary hands over (cluster/handover.ts), and reports metrics node-wide.
    */
   mode?: "listen" | "worker";
   /** Replaces the wall clock (tests of time-based rules). */
@@ -91,7 +92,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   let port = config.port;
   if (options.mode === "worker") {
     await app.ready();
-    setupWorker(io);
+    acceptHandedOverConnections(app.server, io, cluster.worker?.id ?? 0);
     joinClusterMetrics(ctx.metrics.registry);
     announceWorkerReady();
     log.info({ instance: config.instanceId, version: VERSION }, "RoadPulse worker ready");

@@ -1,34 +1,35 @@
 import cluster, { type Worker } from "node:cluster";
-import { createServer } from "node:http";
-import { setupMaster } from "@socket.io/sticky";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
+import { ConnectionHandover } from "./handover.js";
 import { serveClusterMetrics } from "./metrics-ipc.js";
 import { workerReady } from "./ready.js";
 
 /**
  * The primary process of a node with WORKERS > 1. It owns the listening port and hands each new
- * TCP connection to a worker: by Engine.IO session id when the request carries one (so every
- * long-poll of a session reaches the worker that holds it), else to the least-loaded worker.
- * Every worker is a full node in its own right (Redis adapter, presence, metrics); the primary only
- * routes, restarts crashed workers, aggregates metrics and forwards shutdown.
+ * TCP connection to a worker (see handover.ts): by Engine.IO session id when the request carries
+ * one (so every long-poll of a session reaches the worker that holds it), else to the ready worker
+ * with the fewest sessions. Every worker is a full node in its own right (Redis adapter, presence,
+ * metrics); the primary only routes, restarts crashed workers, aggregates metrics and forwards
+ * shutdown.
  */
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
-  const server = createServer();
-  setupMaster(server, { loadBalancingMethod: "least-connection" });
+  const handover = new ConnectionHandover(log);
+  const server = handover.server;
   serveClusterMetrics();
+  cluster.on("message", (worker: Worker, message: unknown) => {
+    handover.onMessage(worker.id, message);
+  });
 
   let stopping = false;
   const fork = (index: number): Worker => {
-    const worker = cluster.fork({ WORKER_INDEX: String(index) }) as Worker & { clientsCount?: number };
-    // @socket.io/sticky's least-connection choice reads `clientsCount`: a worker that cannot take
-    // connections yet (first start, or a restart after a crash) looks full until it says it is ready,
-    // so no new device is handed to it meanwhile.
-    worker.clientsCount = Number.MAX_SAFE_INTEGER;
-    void workerReady(worker).then(() => {
-      worker.clientsCount = 0;
-    });
+    const worker = cluster.fork({ WORKER_INDEX: String(index) });
+    // A worker that cannot take connections yet (first start, or a restart after a crash) is
+    // handed none until it says it is ready.
+    handover.add(worker.id, worker);
+    void workerReady(worker).then(() => handover.ready(worker.id));
     worker.once("exit", (code, signal) => {
+      handover.remove(worker.id);
       if (stopping) return;
       log.error({ worker: index, code, signal }, "worker exited; starting a new one");
       setTimeout(() => fork(index), 500).unref();
@@ -49,7 +50,7 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "shutting down workers");
+    log.info({ signal, connections: handover.stats }, "shutting down workers");
     server.close();
     const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const exits = alive.map((worker) => new Promise((resolve) => worker.once("exit", resolve)));

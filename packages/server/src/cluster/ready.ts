@@ -2,7 +2,7 @@ import type { Worker } from "node:cluster";
 
 /**
  * A worker's "I can take connections" signal. The primary hands each TCP connection to a worker
- * over IPC, and a worker only picks them up once @socket.io/sticky's `setupWorker` has run, which
+ * over IPC, and a worker only picks them up once `acceptHandedOverConnections` has run, which
  * is after Redis, MongoDB and the HTTP app are set up. A connection handed over before that is lost
  * and hangs until the client gives up, so the primary must not listen before every worker said so:
  * "online" (the process started) is not enough.

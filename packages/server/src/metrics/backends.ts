@@ -26,20 +26,37 @@ export function reportBackends(metrics: Metrics, view: BackendView): void {
  */
 export function watchBackends(ctx: NodeContext): () => void {
   const { metrics, redis, mongo } = ctx;
-  let mongoUp = false;
+  // First value from real round trips rather than "down until the first heartbeat": the node's
+  // start has just connected and created the indexes (see MongoConnection.start). A separate ping
+  // here used to time out now and then while a worker's start kept its event loop busy for over a
+  // second (two workers and FerretDB starting on two cores), and marked a reachable MongoDB down
+  // until the next heartbeat, up to 10 s later: `roadpulse_degraded` 1 on a healthy node.
+  let mongoUp = mongo.indexesReady;
+  let heartbeats = 0;
   const publish = () => reportBackends(metrics, { mongodb: mongoUp, redis: redis.state });
   const setMongo = (up: boolean) => {
     mongoUp = up;
     publish();
   };
-  const onHeartbeatOk = () => setMongo(true);
-  const onHeartbeatFailed = () => setMongo(false);
+  const onHeartbeatOk = () => {
+    heartbeats++;
+    setMongo(true);
+  };
+  const onHeartbeatFailed = () => {
+    heartbeats++;
+    setMongo(false);
+  };
   redis.on("up", publish);
   redis.on("down", publish);
   mongo.client.on("serverHeartbeatSucceeded", onHeartbeatOk);
   mongo.client.on("serverHeartbeatFailed", onHeartbeatFailed);
-  // First value from a real round trip rather than "down until the first heartbeat".
-  void mongo.ping().then(setMongo);
+  if (!mongoUp) {
+    // The start failed: ask once more, but a heartbeat that lands first is newer and wins.
+    const before = heartbeats;
+    void mongo.ping().then((up) => {
+      if (heartbeats === before) setMongo(up);
+    });
+  }
   publish();
   return () => {
     redis.off("up", publish);
