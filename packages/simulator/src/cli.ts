@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+import { runFleet } from "./fleet/run.js";
+import { FLEET_FLAGS, flagHelp, fleetOptions, parseFlags, UsageError } from "./options.js";
+
+const USAGE = `roadpulse-sim <command> [flags]
+
+commands:
+  fleet      N simulated phones against --url; per-event ack latency, pushes, cluster CPU/RSS, thresholds
+  truth      drive the fleet over a road network with known ground truth and score the aggregates
+  soak       the fleet for --minutes, watching /health, node memory and file descriptors
+  baseline   a bare Socket.IO server that only acknowledges (the generator's own ceiling)
+
+exit code: 0 when every --threshold holds, 1 when one breaks, 2 on a usage error.
+fleet flags:
+${flagHelp(FLEET_FLAGS)}`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    console.log(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command === "fleet") {
+    const options = fleetOptions(parseFlags(rest, FLEET_FLAGS));
+    const stop = interrupted();
+    const result = await runFleet(options, { stopSignal: stop });
+    return result.ok ? 0 : 1;
+  }
+  throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+}
+
+/** Ctrl-C ends the run early but still stops the devices cleanly and reports; a second one exits. */
+export function interrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once("SIGINT", () => {
+      console.error("\nstopping (Ctrl-C again to quit at once)…");
+      process.once("SIGINT", () => process.exit(130));
+      resolve();
+    });
+    process.once("SIGTERM", () => resolve());
+  });
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    if (error instanceof UsageError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+    process.exit(1);
+  },
+);
