@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { runFleet } from "./fleet/run.js";
+import { figureNames, runFleet } from "./fleet/run.js";
+import { checkNames, parseThreshold } from "./metrics/thresholds.js";
 import { FLEET_FLAGS, flagHelp, fleetOptions, parseFlags, UsageError } from "./options.js";
 
 const USAGE = `roadpulse-sim <command> [flags]
@@ -22,11 +23,21 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "fleet") {
     const options = fleetOptions(parseFlags(rest, FLEET_FLAGS));
+    checkThresholds(options.thresholds, figureNames());
     const stop = interrupted();
     const result = await runFleet(options, { stopSignal: stop });
     return result.ok ? 0 : 1;
   }
   throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+}
+
+/** A threshold that cannot be read or names no metric is a usage error, found before any device starts. */
+export function checkThresholds(expressions: string[], names: string[]): void {
+  try {
+    checkNames(expressions.map(parseThreshold), names);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 /** Ctrl-C ends the run early but still stops the devices cleanly and reports; a second one exits. */
