@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { figureNames, runFleet } from "./fleet/run.js";
 import { checkNames, parseThreshold } from "./metrics/thresholds.js";
-import { FLEET_FLAGS, flagHelp, fleetOptions, parseFlags, UsageError } from "./options.js";
+import { FLEET_FLAGS, flagHelp, fleetOptions, parseFlags, TRUTH_FLAGS, truthOptions, UsageError } from "./options.js";
+import { runTruth, TRUTH_FIGURES } from "./truth/run.js";
 
 const USAGE = `roadpulse-sim <command> [flags]
 
@@ -13,7 +14,9 @@ commands:
 
 exit code: 0 when every --threshold holds, 1 when one breaks, 2 on a usage error.
 fleet flags:
-${flagHelp(FLEET_FLAGS)}`;
+${flagHelp(FLEET_FLAGS)}
+truth flags:
+${flagHelp(TRUTH_FLAGS)}`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -27,6 +30,11 @@ async function main(argv: string[]): Promise<number> {
     const stop = interrupted();
     const result = await runFleet(options, { stopSignal: stop });
     return result.ok ? 0 : 1;
+  }
+  if (command === "truth") {
+    const options = truthOptions(parseFlags(rest, TRUTH_FLAGS));
+    checkThresholds(options.thresholds, [...figureNames(), ...TRUTH_FIGURES]);
+    return (await runTruth(options)).ok ? 0 : 1;
   }
   throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
 }

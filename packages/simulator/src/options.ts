@@ -1,5 +1,6 @@
 import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
+import type { TruthOptions } from "./truth/run.js";
 
 /** `15s`, `2m`, `500ms`, `1h`, or a bare number of seconds. */
 export function parseDuration(text: string, flag: string): number {
@@ -157,4 +158,82 @@ export function flagHelp(flags: Record<string, { default?: string | boolean; hel
         `  --${name.padEnd(20)} ${spec.help}${spec.default !== undefined && spec.default !== "" ? ` (${spec.default})` : ""}`,
     )
     .join("\n");
+}
+
+/** `roadpulse-sim truth`: the network, the noise, and how fast the drives are sent. */
+export const TRUTH_FLAGS = {
+  url: FLEET_FLAGS.url,
+  devices: { type: "string", default: "8", help: "devices driving the network (distinct device ids)" },
+  passes: { type: "string", default: "2", help: "passes of every device over every road" },
+  roads: { type: "string", default: "4", help: "roads (E–W, N–S, NE, NW, then again further north)" },
+  "road-km": { type: "string", default: "0.5", help: "length of each road" },
+  "stretch-m": { type: "string", default: "50", help: "length of a stretch of constant true IRI" },
+  "potholes-per-km": { type: "string", default: "4", help: "real potholes per km of road" },
+  "gps-sigma": { type: "string", default: "4", help: "GPS noise σ, metres (each axis)" },
+  "roughness-sigma": { type: "string", default: "0.6", help: "roughness noise σ, m/km" },
+  "bogus-share": { type: "string", default: "0.05", help: "bogus single-device pothole reports, share of real ones" },
+  "slow-share": { type: "string", default: "0.1", help: "share of passes below the 15 km/h speed gate" },
+  detection: { type: "string", default: "0.9", help: "chance that a device passing a pothole reports it" },
+  seed: { type: "string", default: "random", help: "makes the network and drives reproducible" },
+  origin: { type: "string", default: "random", help: "lat,lon of the network (random: somewhere near 52.0,5.0)" },
+  "min-n": { type: "string", default: "5", help: "segments with fewer counted samples are not scored" },
+  "batch-size": { type: "string", default: "20", help: "observations per batch" },
+  "batch-interval": { type: "string", default: "200ms", help: "batch period per device (faster than real time)" },
+  "max-inflight": FLEET_FLAGS["max-inflight"],
+  "ack-timeout": { type: "string", default: "30s", help: FLEET_FLAGS["ack-timeout"].help },
+  "settle-timeout": { type: "string", default: "180s", help: "how long to wait for the aggregates, at most" },
+  "settle-quiet": { type: "string", default: "20s", help: "stop waiting once the aggregates stop changing this long" },
+  accounts: { type: "string", default: "auto", help: "accounts the devices share (auto: one per device, ≤ 10)" },
+  password: FLEET_FLAGS.password,
+  transport: FLEET_FLAGS.transport,
+  json: FLEET_FLAGS.json,
+  threshold: FLEET_FLAGS.threshold,
+  quiet: FLEET_FLAGS.quiet,
+} as const;
+
+export function truthOptions(values: FlagValues): TruthOptions {
+  const s = (name: string) => String(values[name] ?? "");
+  const devices = int(s("devices"), "devices", 1, 10_000);
+  const seed = s("seed") === "random" ? Math.floor(Math.random() * 2 ** 31) : int(s("seed"), "seed", 0, 2 ** 31);
+  let origin = {
+    latitude: 52 + ((seed % 1000) / 1000) * 0.4,
+    longitude: 5 + ((Math.floor(seed / 1000) % 1000) / 1000) * 0.4,
+  };
+  if (s("origin") !== "random") {
+    const [latitude, longitude] = s("origin").split(",").map(Number);
+    if (!Number.isFinite(latitude) || !Number.isFinite(longitude)) throw new UsageError("--origin must be lat,lon");
+    origin = { latitude: latitude as number, longitude: longitude as number };
+  }
+  const transport = s("transport");
+  if (transport !== "websocket" && transport !== "polling")
+    throw new UsageError("--transport must be websocket or polling");
+  return {
+    url: s("url").replace(/\/+$/, ""),
+    devices,
+    passes: int(s("passes"), "passes", 1, 1000),
+    roads: int(s("roads"), "roads", 1, 40),
+    roadKm: num(s("road-km"), "road-km", 0.1, 20),
+    stretchM: num(s("stretch-m"), "stretch-m", 10, 1000),
+    potholesPerKm: num(s("potholes-per-km"), "potholes-per-km", 0, 15),
+    gpsSigmaM: num(s("gps-sigma"), "gps-sigma", 0, 50),
+    roughnessSigma: num(s("roughness-sigma"), "roughness-sigma", 0, 10),
+    bogusShare: num(s("bogus-share"), "bogus-share", 0, 1),
+    slowShare: num(s("slow-share"), "slow-share", 0, 1),
+    detection: num(s("detection"), "detection", 0, 1),
+    seed,
+    origin,
+    minN: int(s("min-n"), "min-n", 1, 1000),
+    batchSize: int(s("batch-size"), "batch-size", 1, 500),
+    batchIntervalMs: parseDuration(s("batch-interval"), "batch-interval"),
+    maxInflight: int(s("max-inflight"), "max-inflight", 1, 100),
+    ackTimeoutMs: parseDuration(s("ack-timeout"), "ack-timeout"),
+    settleTimeoutMs: parseDuration(s("settle-timeout"), "settle-timeout"),
+    settleQuietMs: parseDuration(s("settle-quiet"), "settle-quiet"),
+    accounts: s("accounts") === "auto" ? Math.min(devices, 10) : int(s("accounts"), "accounts", 1, devices),
+    password: s("password"),
+    transport,
+    json: values.json === undefined ? undefined : s("json"),
+    thresholds: (values.threshold as string[] | undefined) ?? [],
+    quiet: values.quiet === true,
+  };
 }

@@ -78,6 +78,11 @@ export class Device {
     return this.#inflight;
   }
 
+  /** A scripted drive is over and every batch of it has been acknowledged. */
+  get drained(): boolean {
+    return this.source.finished && this.#queue.length === 0 && this.#inflight === 0;
+  }
+
   start(): void {
     this.metrics.count("connect.attempts");
     this.#connectStartedAt = performance.now();

@@ -12,7 +12,7 @@ import { readReport, runCli } from "./support/cli.js";
  * the current system is slow on FerretDB, and this test is about the tool measuring correctly,
  * not about the server's speed.
  */
-describe("roadpulse-sim fleet", () => {
+describe("roadpulse-sim against a real 2-node cluster", () => {
   let cluster: TestCluster;
   const dir = mkdtempSync(join(tmpdir(), "roadpulse-sim-test-"));
 
@@ -25,7 +25,7 @@ describe("roadpulse-sim fleet", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("drives 50 devices for 15 s and meets its thresholds: no error, no timeout, every acked id stored", async () => {
+  it("fleet: drives 50 devices for 15 s and meets its thresholds: no error, no timeout, every acked id stored", async () => {
     const json = join(dir, "fleet.json");
     // biome-ignore format: one flag per line reads better
     const run = await runCli(
@@ -63,7 +63,7 @@ describe("roadpulse-sim fleet", () => {
     expect(run.output).toContain("observations:submit");
   }, 180_000);
 
-  it("exits 1 when a threshold breaks, and 2 for an unknown metric, before starting", async () => {
+  it("fleet: exits 1 when a threshold breaks, and 2 for an unknown metric, before starting", async () => {
     const json = join(dir, "broken.json");
     // biome-ignore format: one flag per line reads better
     const broken = await runCli(
@@ -83,4 +83,31 @@ describe("roadpulse-sim fleet", () => {
     expect(typo.code).toBe(2);
     expect(typo.output).toContain("unknown threshold metric(s): obs_ack_p98");
   }, 90_000);
+
+  it("truth: a small network is scored against its ground truth and meets its thresholds", async () => {
+    const json = join(dir, "truth.json");
+    // Thresholds the current system meets at this scale with margin; the figures themselves are in
+    // the JSON and the output (e.g. acked vs aggregated, which can show lost aggregate updates).
+    // biome-ignore format: one flag per line reads better
+    const run = await runCli(
+      [
+        "truth", "--url", cluster.url, "--devices", "6", "--roads", "3", "--road-km", "0.4", "--seed", "4242",
+        "--settle-quiet", "15s", "--json", json,
+        "--threshold", "errors==0", "--threshold", "segments_scored>=30", "--threshold", "class_accuracy>=0.8",
+        "--threshold", "hazard_recall>=0.8", "--threshold", "hazard_precision>=0.5",
+        "--threshold", "hazard_position_error_m<10", "--threshold", "potholes_confirmable>=4",
+      ],
+      240_000,
+    );
+    expect(run.code, run.output).toBe(0);
+    const report = readReport(json);
+    const f = report.figures;
+    expect(report.thresholds.every((t) => t.ok)).toBe(true);
+    // Everything sent was acknowledged; the bogus single-device reports were part of it.
+    expect(f.acked).toBeGreaterThan(1000);
+    expect(f.bogus_reports).toBeGreaterThan(0);
+    expect(f.aggregated).toBeGreaterThan(0);
+    expect(f.aggregate_lag_s === null || (f.aggregate_lag_s as number) >= 0).toBe(true);
+    expect(run.output).toContain("segment class accuracy");
+  }, 300_000);
 });
