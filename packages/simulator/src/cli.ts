@@ -1,7 +1,18 @@
 #!/usr/bin/env node
 import { figureNames, runFleet } from "./fleet/run.js";
 import { checkNames, parseThreshold } from "./metrics/thresholds.js";
-import { FLEET_FLAGS, flagHelp, fleetOptions, parseFlags, TRUTH_FLAGS, truthOptions, UsageError } from "./options.js";
+import {
+  FLEET_FLAGS,
+  flagHelp,
+  fleetOptions,
+  parseFlags,
+  SOAK_FLAGS,
+  soakOptions,
+  TRUTH_FLAGS,
+  truthOptions,
+  UsageError,
+} from "./options.js";
+import { DEFAULT_SOAK_THRESHOLDS, runSoak, SOAK_FIGURES } from "./soak/run.js";
 import { runTruth, TRUTH_FIGURES } from "./truth/run.js";
 
 const USAGE = `roadpulse-sim <command> [flags]
@@ -16,7 +27,10 @@ exit code: 0 when every --threshold holds, 1 when one breaks, 2 on a usage error
 fleet flags:
 ${flagHelp(FLEET_FLAGS)}
 truth flags:
-${flagHelp(TRUTH_FLAGS)}`;
+${flagHelp(TRUTH_FLAGS)}
+soak flags: the fleet's, and
+${flagHelp({ minutes: SOAK_FLAGS.minutes, "check-interval": SOAK_FLAGS["check-interval"], "health-timeout": SOAK_FLAGS["health-timeout"], "mongo-uri": SOAK_FLAGS["mongo-uri"] })}
+  (default thresholds when none are given: ${DEFAULT_SOAK_THRESHOLDS.join(" ")})`;
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -30,6 +44,11 @@ async function main(argv: string[]): Promise<number> {
     const stop = interrupted();
     const result = await runFleet(options, { stopSignal: stop });
     return result.ok ? 0 : 1;
+  }
+  if (command === "soak") {
+    const { fleet, ...soak } = soakOptions(parseFlags(rest, SOAK_FLAGS));
+    checkThresholds(fleet.thresholds, [...figureNames(), ...SOAK_FIGURES]);
+    return (await runSoak(fleet, soak, interrupted())).ok ? 0 : 1;
   }
   if (command === "truth") {
     const options = truthOptions(parseFlags(rest, TRUTH_FLAGS));

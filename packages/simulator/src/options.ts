@@ -237,3 +237,26 @@ export function truthOptions(values: FlagValues): TruthOptions {
     quiet: values.quiet === true,
   };
 }
+
+/** `roadpulse-sim soak`: the fleet flags plus these. */
+export const SOAK_FLAGS = {
+  ...FLEET_FLAGS,
+  minutes: { type: "string", default: "30", help: "how long the fleet drives (replaces --duration)" },
+  "check-interval": { type: "string", default: "5s", help: "period of the health / memory / fd checks" },
+  "health-timeout": { type: "string", default: "1s", help: "a /health slower than this is a failure" },
+  "mongo-uri": { type: "string", default: "auto", help: "store to check acked ids in (auto: a local node's)" },
+} as const;
+
+export function soakOptions(values: FlagValues): {
+  fleet: FleetOptions;
+  checkIntervalMs: number;
+  healthTimeoutMs: number;
+} {
+  const fleet = fleetOptions(values);
+  const minutes = num(String(values.minutes), "minutes", 0.1, 60 * 24 * 7);
+  return {
+    fleet: { ...fleet, durationMs: minutes * 60_000 },
+    checkIntervalMs: parseDuration(String(values["check-interval"]), "check-interval"),
+    healthTimeoutMs: parseDuration(String(values["health-timeout"]), "health-timeout"),
+  };
+}

@@ -12,6 +12,7 @@ import { progressLine, summaryText } from "../metrics/summary.js";
 import { checkNames, evaluate, parseThreshold, type ThresholdResult } from "../metrics/thresholds.js";
 import type { FleetOptions } from "../options.js";
 import { discoverCluster, explicitGroups, type ProcessGroup } from "../proc/discover.js";
+import { environ } from "../proc/procfs.js";
 import { type GroupSample, ProcSampler } from "../proc/sampler.js";
 import { checkAckedIds } from "../store-check.js";
 import type { WorkerMessage, WorkerPlan, WorkerReport } from "./messages.js";
@@ -33,6 +34,12 @@ export interface FleetHooks {
   /** Resolves to stop the run early (Ctrl-C, a soak check that failed). */
   stopSignal?: Promise<void>;
   extraReport?: () => Record<string, unknown>;
+  /** More figures (soak's checks), named up front so thresholds on them are checked before the run. */
+  extra?: {
+    names: string[];
+    figures: () => Promise<Record<string, number>>;
+    summary: (f: Record<string, number>) => string;
+  };
 }
 
 export function machine(): Record<string, unknown> {
@@ -63,6 +70,15 @@ export function figureNames(): string[] {
   return Object.keys(computeFigures(empty));
 }
 
+/** `--mongo-uri auto`: the store named in a local node's environment (what the node itself writes to). */
+function storeUri(option: string | undefined, groups: ProcessGroup[], log: (line: string) => void): string | undefined {
+  if (option !== "auto") return option;
+  const node = groups.find((g) => g.role === "node");
+  const uri = node ? environ(node.pid).MONGODB_URI : undefined;
+  log(uri ? `store check: acked ids will be looked up in ${uri}` : "store check: no local node found, skipped");
+  return uri;
+}
+
 const sleep = (ms: number, stop: Promise<void>) =>
   Promise.race([new Promise<void>((resolve) => setTimeout(resolve, ms).unref()), stop]);
 
@@ -75,7 +91,7 @@ const sleep = (ms: number, stop: Promise<void>) =>
 export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): Promise<FleetResult> {
   const log = hooks.log ?? ((line: string) => console.log(line));
   const thresholds = options.thresholds.map(parseThreshold);
-  checkNames(thresholds, figureNames());
+  checkNames(thresholds, [...figureNames(), ...(hooks.extra?.names ?? [])]);
   const runId = `sim-${Date.now().toString(36)}-${randomBytes(2).toString("hex")}`;
   const deviceId = (i: number) => `${options.accountPrefix || runId}-d${i}`;
 
@@ -106,7 +122,8 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     metrics,
   );
 
-  const idsDir = options.mongoUri ? mkdtempSync(join(tmpdir(), "roadpulse-sim-")) : undefined;
+  const mongoUri = storeUri(options.mongoUri, clusterGroups, log);
+  const idsDir = mongoUri ? mkdtempSync(join(tmpdir(), "roadpulse-sim-")) : undefined;
   const perWorker = Math.ceil(options.devices / options.workers);
   const limits: FileLimit[] = [];
   const workers: ChildProcess[] = [];
@@ -233,10 +250,10 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
 
   let verified: FigureInputs["verified"];
   let missingExamples: string[] = [];
-  if (options.mongoUri && idsDir) {
+  if (mongoUri && idsDir) {
     const files = workers.map((_, w) => join(idsDir, `acked-${w}.txt`));
     for (const file of files) writeFileSync(file, "", { flag: "a" });
-    const check = await checkAckedIds(options.mongoUri, files);
+    const check = await checkAckedIds(mongoUri, files);
     verified = { checked: check.checked, missing: check.missing };
     missingExamples = check.examples;
     rmSync(idsDir, { recursive: true, force: true });
@@ -262,9 +279,10 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     unsent: [...done.values()].reduce((s, v) => s + v, 0),
     nodeRssAtStart,
   });
+  Object.assign(figures, await hooks.extra?.figures());
   const results = evaluate(thresholds, figures);
   const ok = results.every((r) => r.ok);
-  log(`\n${summaryText(figures, processes, results)}`);
+  log(`\n${summaryText(figures, processes, results, hooks.extra?.summary(figures))}`);
   if (missingExamples.length > 0) log(`acked but missing from the store, e.g. ${missingExamples.join(", ")}`);
   const { password: _password, ...shownOptions } = options;
   const report = {

@@ -20,6 +20,7 @@ export function summaryText(
   f: Record<string, number>,
   processes: GroupSample[],
   thresholds: ThresholdResult[],
+  extra?: string,
 ): string {
   const out: string[] = [];
   out.push(
@@ -78,6 +79,7 @@ export function summaryText(
       `delivered messages per node CPU-second: ${n(f.delivered_per_node_cpu_s)}; node RSS added per connection: ${n(f.rss_per_connection_kb, 1)} KB`,
     );
   }
+  if (extra) out.push(extra);
   if (thresholds.length > 0) {
     out.push(
       table(
