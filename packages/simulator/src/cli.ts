@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { startBaseline } from "./baseline/server.js";
 import { figureNames, runFleet } from "./fleet/run.js";
 import { checkNames, parseThreshold } from "./metrics/thresholds.js";
 import {
@@ -44,6 +45,17 @@ async function main(argv: string[]): Promise<number> {
     const stop = interrupted();
     const result = await runFleet(options, { stopSignal: stop });
     return result.ok ? 0 : 1;
+  }
+  if (command === "baseline") {
+    const values = parseFlags(rest, {
+      port: { type: "string", default: "9090" },
+      host: { type: "string", default: "127.0.0.1" },
+    });
+    const server = await startBaseline(Number(values.port), String(values.host));
+    console.log(`baseline Socket.IO server (acks only) at ${server.url}; Ctrl-C stops it`);
+    await interrupted();
+    await server.close();
+    return 0;
   }
   if (command === "soak") {
     const { fleet, ...soak } = soakOptions(parseFlags(rest, SOAK_FLAGS));

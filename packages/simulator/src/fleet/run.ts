@@ -191,8 +191,12 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
   let processes = first;
   let lastProgress = { at: elapsedS(), counters: new Map(metrics.counters) };
   const gauge = (name: string) => [...latest.values()].reduce((s, r) => s + (r.delta.gauges[name] ?? 0), 0);
+  let steady = false;
+  const peakNodeRss = new Map<string, number>();
   const sampler = setInterval(() => {
     processes = cluster.sample();
+    // Memory is taken at its peak while the whole fleet is connected (after the ramp).
+    for (const p of processes) if (steady) peakNodeRss.set(p.name, Math.max(peakNodeRss.get(p.name) ?? 0, p.rssBytes));
     hooks.onSecond?.(elapsedS(), processes, clusterGroups);
   }, 1000);
   const progress = setInterval(() => {
@@ -233,11 +237,10 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
   const stop = hooks.stopSignal ?? new Promise<void>(() => {});
   await sleep(options.rampMs, stop);
   const atRampEnd = new Map(metrics.counters);
+  steady = true;
   const rampEndS = elapsedS();
   await sleep(options.durationMs, stop);
   const steadySeconds = elapsedS() - rampEndS;
-  // Memory is read while every device is still connected; CPU keeps counting until the end.
-  const atSteadyEnd = cluster.sample();
   const graceMs = options.ackTimeoutMs + 2_000;
   for (const child of workers) child.send({ type: "stop", graceMs });
   await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, graceMs + 15_000).unref())]);
@@ -266,7 +269,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     devices: options.devices,
     processes: processes.map((p) => ({
       ...p,
-      rssBytes: atSteadyEnd.find((q) => q.name === p.name)?.rssBytes ?? p.rssBytes,
+      rssBytes: peakNodeRss.get(p.name) ?? p.rssBytes,
     })),
     generator: {
       cpuSeconds: gen?.cpuSeconds ?? Number.NaN,
@@ -282,7 +285,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
   Object.assign(figures, await hooks.extra?.figures());
   const results = evaluate(thresholds, figures);
   const ok = results.every((r) => r.ok);
-  log(`\n${summaryText(figures, processes, results, hooks.extra?.summary(figures))}`);
+  log(`\n${summaryText(figures, processes, results, hooks.extra?.summary(figures), metrics.counters)}`);
   if (missingExamples.length > 0) log(`acked but missing from the store, e.g. ${missingExamples.join(", ")}`);
   const { password: _password, ...shownOptions } = options;
   const report = {
@@ -297,6 +300,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     ),
     processes: processes.map((p) => ({ ...p, peakRssBytes: cluster.peakRss.get(p.name) ?? p.rssBytes })),
     thresholds: results,
+    counters: Object.fromEntries([...metrics.counters].sort()),
     ...hooks.extraReport?.(),
   };
   if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);

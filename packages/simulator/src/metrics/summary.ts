@@ -21,8 +21,12 @@ export function summaryText(
   processes: GroupSample[],
   thresholds: ThresholdResult[],
   extra?: string,
+  counters?: Map<string, number>,
 ): string {
   const out: string[] = [];
+  const codes = [...(counters ?? new Map<string, number>())].filter(([name]) =>
+    /\.(error|failure)\.|^disconnect\./.test(name),
+  );
   out.push(
     table(
       ["event", "sent", "acked", "acks/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "timeouts", "errors", "interrupted"],
@@ -49,6 +53,7 @@ export function summaryText(
         ? `; store check: ${n(f.verified)} acked ids looked up, ${n(f.missing)} missing`
         : ""),
   );
+  if (codes.length > 0) out.push(`by code: ${codes.map(([name, count]) => `${name} ${count}`).join(", ")}`);
   out.push(
     `connections: ${n(f.connected)}/${n(f.devices)} connected, connect p50 ${ms(f.connect_p50)} ms p99 ${ms(f.connect_p99)} ms, ` +
       `failures ${n(f.connect_failures)}, disconnects ${n(f.disconnects)}, reconnects ${n(f.reconnects)}`,
