@@ -40,8 +40,10 @@ async function main(argv: string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === "fleet") {
-    const options = fleetOptions(parseFlags(rest, FLEET_FLAGS));
+    const values = parseFlags(rest, FLEET_FLAGS);
+    const options = fleetOptions(values);
     checkThresholds(options.thresholds, figureNames());
+    if (values["dry-run"]) return plan("fleet", options);
     const stop = interrupted();
     const result = await runFleet(options, { stopSignal: stop });
     return result.ok ? 0 : 1;
@@ -58,16 +60,26 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (command === "soak") {
-    const { fleet, ...soak } = soakOptions(parseFlags(rest, SOAK_FLAGS));
+    const values = parseFlags(rest, SOAK_FLAGS);
+    const { fleet, ...soak } = soakOptions(values);
     checkThresholds(fleet.thresholds, [...figureNames(), ...SOAK_FIGURES]);
+    if (values["dry-run"]) return plan("soak", { ...fleet, ...soak });
     return (await runSoak(fleet, soak, interrupted())).ok ? 0 : 1;
   }
   if (command === "truth") {
-    const options = truthOptions(parseFlags(rest, TRUTH_FLAGS));
+    const values = parseFlags(rest, TRUTH_FLAGS);
+    const options = truthOptions(values);
     checkThresholds(options.thresholds, [...figureNames(), ...TRUTH_FIGURES]);
+    if (values["dry-run"]) return plan("truth", options);
     return (await runTruth(options)).ok ? 0 : 1;
   }
   throw new UsageError(`unknown command "${command}"\n\n${USAGE}`);
+}
+
+/** `--dry-run`: the options as they would be used (password left out), for scenario files and CI checks. */
+function plan(command: string, options: object): number {
+  console.log(JSON.stringify({ command, ...options, password: undefined }, null, 2));
+  return 0;
 }
 
 /** A threshold that cannot be read or names no metric is a usage error, found before any device starts. */

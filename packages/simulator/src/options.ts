@@ -83,6 +83,7 @@ export const FLEET_FLAGS = {
   procs: { type: "string", default: "auto", help: "cluster processes to sample: auto | none | pid,pid,…" },
   "mongo-uri": { type: "string", help: "check that every acked observation is in this store" },
   quiet: { type: "boolean", default: false, help: "no progress line" },
+  "dry-run": { type: "boolean", default: false, help: "check the flags and thresholds, print the plan, exit" },
 } as const;
 
 type FlagValues = Record<string, string | boolean | string[] | undefined>;
@@ -139,7 +140,8 @@ export function fleetOptions(values: FlagValues): FleetOptions {
     ackTimeoutMs: parseDuration(s("ack-timeout"), "ack-timeout"),
     eventRate: num(s("event-rate"), "event-rate", 0, 1),
     area: { latitude: area[0] as number, longitude: area[1] as number, radiusKm: area[2] as number },
-    accounts: s("accounts") === "auto" ? Math.min(devices, 100) : int(s("accounts"), "accounts", 1, devices),
+    // More accounts than devices would only cost password hashes: never more than one per device.
+    accounts: Math.min(devices, s("accounts") === "auto" ? 100 : int(s("accounts"), "accounts", 1, 200_000)),
     accountPrefix: s("account-prefix"),
     password: s("password"),
     progressMs: parseDuration(s("progress"), "progress"),
@@ -189,6 +191,7 @@ export const TRUTH_FLAGS = {
   json: FLEET_FLAGS.json,
   threshold: FLEET_FLAGS.threshold,
   quiet: FLEET_FLAGS.quiet,
+  "dry-run": FLEET_FLAGS["dry-run"],
 } as const;
 
 export function truthOptions(values: FlagValues): TruthOptions {
@@ -229,7 +232,7 @@ export function truthOptions(values: FlagValues): TruthOptions {
     ackTimeoutMs: parseDuration(s("ack-timeout"), "ack-timeout"),
     settleTimeoutMs: parseDuration(s("settle-timeout"), "settle-timeout"),
     settleQuietMs: parseDuration(s("settle-quiet"), "settle-quiet"),
-    accounts: s("accounts") === "auto" ? Math.min(devices, 10) : int(s("accounts"), "accounts", 1, devices),
+    accounts: Math.min(devices, s("accounts") === "auto" ? 10 : int(s("accounts"), "accounts", 1, 200_000)),
     password: s("password"),
     transport,
     json: values.json === undefined ? undefined : s("json"),
