@@ -45,7 +45,7 @@ const RETRYABLE = new Set(["STORAGE_UNAVAILABLE", "SHUTTING_DOWN", "RATE_LIMITED
 export class Device {
   readonly socket: Socket;
   #queue: Batch[] = [];
-  #inflight = 0;
+  #inflight = new Set<Batch>();
   #timers: NodeJS.Timeout[] = [];
   #stopping = false;
   #everConnected = false;
@@ -75,12 +75,12 @@ export class Device {
   }
 
   get inflight(): number {
-    return this.#inflight;
+    return this.#inflight.size;
   }
 
   /** A scripted drive is over and every batch of it has been acknowledged. */
   get drained(): boolean {
-    return this.source.finished && this.#queue.length === 0 && this.#inflight === 0;
+    return this.source.finished && this.#queue.length === 0 && this.#inflight.size === 0;
   }
 
   start(): void {
@@ -105,11 +105,12 @@ export class Device {
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers = [];
     const deadline = Date.now() + graceMs;
-    while ((this.#inflight > 0 || (this.#queue.length > 0 && this.socket.connected)) && Date.now() < deadline) {
+    while ((this.#inflight.size > 0 || (this.#queue.length > 0 && this.socket.connected)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
+    // Whatever is still queued or unanswered now is reported as unsent, not as an interruption.
     this.#stopping = true;
-    const unsent = this.#queue.reduce((sum, batch) => sum + batch.observations.length, 0);
+    const unsent = [...this.#queue, ...this.#inflight].reduce((sum, batch) => sum + batch.observations.length, 0);
     this.socket.disconnect();
     return { unsent };
   }
@@ -165,6 +166,7 @@ export class Device {
     const started = performance.now();
     this.metrics.count(`${name}.sent`);
     this.socket.timeout(this.settings.ackTimeoutMs).emit(event, payload, (error: Error | null, ack: AckBody) => {
+      if (this.#stopping) return;
       if (error) {
         this.metrics.count(this.socket.connected ? `${name}.timeouts` : `${name}.interrupted`);
         return;
@@ -193,7 +195,7 @@ export class Device {
   }
 
   #pump(): void {
-    while (this.socket.connected && this.#inflight < this.settings.maxInflight && this.#queue.length > 0) {
+    while (this.socket.connected && this.#inflight.size < this.settings.maxInflight && this.#queue.length > 0) {
       const batch = this.#queue.shift() as Batch;
       this.#send(batch);
     }
@@ -202,7 +204,7 @@ export class Device {
   #send(batch: Batch): void {
     const { metrics } = this;
     const size = batch.observations.length;
-    this.#inflight += 1;
+    this.#inflight.add(batch);
     metrics.count("obs.sent");
     metrics.count("obs.items", size);
     if (batch.attempts > 0) metrics.count("obs.resent");
@@ -212,7 +214,8 @@ export class Device {
     this.socket
       .timeout(this.settings.ackTimeoutMs)
       .emit(ClientEvents.ObservationsSubmit, payload, (error: Error | null, ack: AckBody) => {
-        this.#inflight -= 1;
+        this.#inflight.delete(batch);
+        if (this.#stopping) return;
         if (error) {
           // No answer: keep the batch, same ids, at the front of the queue.
           metrics.count(this.socket.connected ? "obs.timeouts" : "obs.interrupted");
