@@ -33,6 +33,7 @@ type Report = {
   figures: Record<string, number | null>;
   thresholds: Array<{ expression: string; value: number | null; ok: boolean }>;
   fileLimits: string[];
+  processes: Array<Record<string, unknown>>;
 };
 
 const args = parseArgs({

@@ -12,17 +12,27 @@ export interface AccountPlan {
   concurrency?: number;
 }
 
+/** One POST, retried like the app would on a 5xx or a network error (3 attempts, growing pause). */
 async function post(url: string, body: object, metrics: Recorder, name: string): Promise<Response> {
-  const started = performance.now();
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(60_000),
-  });
-  metrics.record(`http.${name}`, performance.now() - started);
-  metrics.count(`http.${name}.${response.status}`);
-  return response;
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+      metrics.record(`http.${name}`, performance.now() - started);
+      metrics.count(`http.${name}.${response.status}`);
+      if (response.status < 500 || attempt >= 3) return response;
+      await response.text();
+    } catch (error) {
+      metrics.count(`http.${name}.failed`);
+      if (attempt >= 3) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+  }
 }
 
 /**

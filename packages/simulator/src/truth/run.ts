@@ -61,7 +61,9 @@ async function readAll<T>(url: string, path: string, bbox: string): Promise<T[]>
   return items;
 }
 
-export const TRUTH_FIGURES: Array<keyof TruthScore | "aggregate_lag_s" | "acked" | "not_aggregated" | "settled"> = [
+export const TRUTH_FIGURES: Array<
+  keyof TruthScore | "aggregate_lag_s" | "acked" | "not_aggregated" | "over_aggregated" | "settled"
+> = [
   "segments_scored",
   "class_accuracy",
   "segments_missing",
@@ -79,6 +81,7 @@ export const TRUTH_FIGURES: Array<keyof TruthScore | "aggregate_lag_s" | "acked"
   "aggregate_lag_s",
   "acked",
   "not_aggregated",
+  "over_aggregated",
   "settled",
 ];
 
@@ -194,6 +197,8 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     ...scores,
     acked,
     not_aggregated: acked - scores.aggregated,
+    // More samples in the segments than observations acked: some were folded in twice.
+    over_aggregated: Math.max(0, scores.aggregated - acked),
     aggregate_lag_s: settledAt === undefined ? Number.NaN : (settledAt - lastAckAt) / 1000,
     settled: settledAt === undefined ? 0 : 1,
   };
