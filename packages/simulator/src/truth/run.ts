@@ -47,13 +47,15 @@ class ScriptedDrive implements ObservationSource {
   }
 }
 
+class ReadError extends Error {}
+
 async function readAll<T>(url: string, path: string, bbox: string): Promise<T[]> {
   const items: T[] = [];
   let after: string | null = null;
   do {
     const query: string = `bbox=${bbox}&limit=500${after ? `&after=${after}` : ""}`;
     const response = await fetch(`${url}${path}?${query}`, { signal: AbortSignal.timeout(30_000) });
-    if (!response.ok) throw new Error(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
+    if (!response.ok) throw new ReadError(`GET ${path}: HTTP ${response.status} ${await response.text()}`);
     const page = (await response.json()) as { items: T[]; next: string | null };
     items.push(...page.items);
     after = page.next;
@@ -62,7 +64,7 @@ async function readAll<T>(url: string, path: string, bbox: string): Promise<T[]>
 }
 
 export const TRUTH_FIGURES: Array<
-  keyof TruthScore | "aggregate_lag_s" | "acked" | "not_aggregated" | "over_aggregated" | "settled"
+  keyof TruthScore | "aggregate_lag_s" | "acked" | "not_aggregated" | "over_aggregated" | "settled" | "read_errors"
 > = [
   "segments_scored",
   "class_accuracy",
@@ -83,6 +85,7 @@ export const TRUTH_FIGURES: Array<
   "not_aggregated",
   "over_aggregated",
   "settled",
+  "read_errors",
 ];
 
 /**
@@ -160,9 +163,19 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
   let previous = "";
   let lastChange = performance.now();
   const settleBy = Date.now() + options.settleTimeoutMs;
+  let readErrors = 0;
   while (Date.now() < settleBy) {
-    segments = await readAll(options.url, "/api/segments", bbox);
-    hazards = await readAll(options.url, "/api/hazards", bbox);
+    try {
+      segments = await readAll(options.url, "/api/segments", bbox);
+      hazards = await readAll(options.url, "/api/hazards", bbox);
+    } catch (error) {
+      // A failed read is counted and the poll tried again, as any reader of the API would.
+      if (!(error instanceof ReadError) && !(error instanceof TypeError)) throw error;
+      readErrors += 1;
+      if (readErrors <= 3) log(`  read failed (${(error as Error).message.slice(0, 120)}); retrying`);
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      continue;
+    }
     const aggregated = segments.reduce((s, seg) => s + seg.samples, 0);
     const shape = `${aggregated}:${hazards.map((h) => `${h.id}${h.status}${h.reports}`).join()}`;
     if (shape !== previous) lastChange = performance.now();
@@ -201,6 +214,7 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     over_aggregated: Math.max(0, scores.aggregated - acked),
     aggregate_lag_s: settledAt === undefined ? Number.NaN : (settledAt - lastAckAt) / 1000,
     settled: settledAt === undefined ? 0 : 1,
+    read_errors: readErrors,
   };
   const results = evaluate(thresholds, figures);
   log(`\n${truthSummary(figures, results)}`);
@@ -239,7 +253,7 @@ function truthSummary(f: Record<string, number>, thresholds: ThresholdResult[]):
     ["acked vs aggregated observations", `${v(f.acked)} vs ${v(f.aggregated)}`],
     ["aggregate lag after the last ack", `${v(f.aggregate_lag_s, 1)} s`],
     ["observations:submit ack p50 / p99", `${v(f.obs_ack_p50)} / ${v(f.obs_ack_p99)} ms`],
-    ["errors / timeouts", `${v(f.errors)} / ${v(f.ack_timeouts)}`],
+    ["errors / timeouts / failed reads", `${v(f.errors)} / ${v(f.ack_timeouts)} / ${v(f.read_errors)}`],
   ];
   const out = [table(["truth", "value"], rows)];
   if (thresholds.length > 0) {
