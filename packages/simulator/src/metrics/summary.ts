@@ -114,7 +114,7 @@ export function progressLine(p: {
 }): string {
   return (
     `[${String(Math.round(p.elapsedS)).padStart(4)}s] conn ${p.connected}/${p.devices} | ` +
-    `obs ${n(p.rates.obs, 1)}/s p99 ${ms(p.obsP99)}ms | loc ${n(p.rates.location, 1)}/s | ` +
+    `batches ${n(p.rates.obs, 1)}/s p99 ${ms(p.obsP99)}ms | loc ${n(p.rates.location, 1)}/s | ` +
     `push ${n(p.rates.push, 1)}/s lag p99 ${ms(p.lagP99)}ms | timeouts ${p.timeouts} err ${p.errors} disc ${p.disconnects} | ` +
     `gen cpu ${n(p.genCpuPct)}% loop p99 ${ms(p.genLoopMs)}ms | nodes cpu ${n(p.nodeCpuPct)}% rss ${n(p.nodeRssMb)}MB`
   );
