@@ -1,0 +1,72 @@
+import { randomBytes } from "node:crypto";
+import type { Recorder } from "./metrics/recorder.js";
+
+export interface AccountPlan {
+  url: string;
+  accounts: number;
+  /** Stable prefix: accounts are logged into when they exist (reruns), registered otherwise. */
+  prefix: string;
+  password: string;
+  /** The device id each account's requests carry, so nginx spreads them over nodes like the app's. */
+  deviceIdOf: (account: number) => string;
+  concurrency?: number;
+}
+
+/** One POST, retried like the app would on a 5xx or a network error (3 attempts, growing pause). */
+async function post(url: string, body: object, metrics: Recorder, name: string): Promise<Response> {
+  for (let attempt = 1; ; attempt++) {
+    const started = performance.now();
+    try {
+      const response = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+        signal: AbortSignal.timeout(60_000),
+      });
+      metrics.record(`http.${name}`, performance.now() - started);
+      metrics.count(`http.${name}.${response.status}`);
+      if (response.status < 500 || attempt >= 3) return response;
+      await response.text();
+    } catch (error) {
+      metrics.count(`http.${name}.failed`);
+      if (attempt >= 3) throw error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+  }
+}
+
+/**
+ * Gets a token for every account: login first when a prefix was given (the accounts may exist from
+ * an earlier run), register otherwise. Password hashing is deliberately slow on the server, so a
+ * big fleet shares fewer accounts (`--accounts`) and the requests go a few at a time.
+ */
+export async function obtainTokens(plan: AccountPlan, metrics: Recorder): Promise<string[]> {
+  const prefix = plan.prefix || `sim-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
+  const tokens: string[] = new Array(plan.accounts);
+  let next = 0;
+  const one = async (index: number): Promise<string> => {
+    const email = `${prefix}-${index}@sim.roadpulse.test`;
+    const query = `?deviceId=${encodeURIComponent(plan.deviceIdOf(index))}`;
+    if (plan.prefix) {
+      const login = await post(
+        `${plan.url}/api/auth/login${query}`,
+        { email, password: plan.password },
+        metrics,
+        "login",
+      );
+      if (login.ok) return ((await login.json()) as { token: string }).token;
+    }
+    const body = { email, password: plan.password, displayName: `sim ${index}` };
+    const response = await post(`${plan.url}/api/auth/register${query}`, body, metrics, "register");
+    if (response.status !== 201) throw new Error(`register ${email}: HTTP ${response.status} ${await response.text()}`);
+    return ((await response.json()) as { token: string }).token;
+  };
+  const worker = async () => {
+    while (next < plan.accounts) {
+      const index = next++;
+      tokens[index] = await one(index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(plan.concurrency ?? 8, plan.accounts) }, worker));
+  return tokens;
+}

@@ -1,0 +1,112 @@
+import { describe, expect, it } from "vitest";
+import { Histogram } from "../src/metrics/histogram.js";
+import { Recorder } from "../src/metrics/recorder.js";
+import { evaluate, parseThreshold } from "../src/metrics/thresholds.js";
+import { growth } from "../src/soak/watch.js";
+import { generateNetwork } from "../src/truth/network.js";
+import { axis, counts, qualityClass } from "../src/truth/rules.js";
+
+describe("metrics", () => {
+  it("histogram quantiles stay within 2 % of the exact value, and merging workers' deltas adds up", () => {
+    const values = Array.from({ length: 10_000 }, (_, i) => 0.5 + (i % 997) * 3.7);
+    const a = new Histogram();
+    const b = new Histogram();
+    for (const [i, v] of values.entries()) (i % 2 === 0 ? a : b).record(v);
+    const merged = new Histogram();
+    merged.merge(a.drain());
+    merged.merge(b.toJSON());
+    const sorted = [...values].sort((x, y) => x - y);
+    for (const q of [0.5, 0.95, 0.99]) {
+      const exact = sorted[Math.ceil(q * sorted.length) - 1] as number;
+      expect(Math.abs(merged.quantile(q) - exact) / exact).toBeLessThan(0.02);
+    }
+    expect(merged.count).toBe(values.length);
+    expect(merged.max).toBe(Math.max(...values));
+    expect(a.count).toBe(0);
+  });
+
+  it("recorder deltas carry counters once and keep gauges as levels", () => {
+    const worker = new Recorder();
+    const coordinator = new Recorder();
+    worker.count("obs.acked", 3);
+    worker.gauge("devices.connected", 7);
+    coordinator.merge(worker.drain());
+    worker.count("obs.acked");
+    const second = worker.drain();
+    coordinator.merge(second);
+    expect(coordinator.counter("obs.acked")).toBe(4);
+    expect(second.gauges["devices.connected"]).toBe(7);
+  });
+
+  it("thresholds read like k6's and a metric without data breaks its threshold", () => {
+    const results = evaluate(
+      ["obs_ack_p99<250", "errors==0", "connected>=50", "push_lag_p99<1000"].map(parseThreshold),
+      { obs_ack_p99: 249.9, errors: 1, connected: 50, push_lag_p99: Number.NaN },
+    );
+    expect(results.map((r) => r.ok)).toEqual([true, false, true, false]);
+    expect(results[3]?.value).toBeNull();
+    expect(() => parseThreshold("p99 < fast")).toThrow(/must look like/);
+  });
+
+  it("growth compares the last quarter with the second, ignoring warm-up", () => {
+    const flat = Array.from({ length: 100 }, (_, t) => ({ t, value: t < 25 ? t : 100 }));
+    const leak = Array.from({ length: 100 }, (_, t) => ({ t, value: 100 + t }));
+    expect(growth(flat).pct).toBe(0);
+    expect(growth(leak).pct).toBeGreaterThan(30);
+  });
+});
+
+describe("truth", () => {
+  it("uses the documented rules: class limits, speed gate, four axes", () => {
+    expect([1.99, 2, 3.99, 4, 6, 6.01].map(qualityClass)).toEqual([
+      "good",
+      "fair",
+      "fair",
+      "poor",
+      "poor",
+      "very_poor",
+    ]);
+    expect([15 / 3.6 - 0.01, 15 / 3.6, 160 / 3.6, 160 / 3.6 + 0.1].map(counts)).toEqual([false, true, true, false]);
+    expect([0, 22.4, 22.6, 90, 135, 180, 270, 337.6].map(axis)).toEqual([
+      "ns",
+      "ns",
+      "ne",
+      "ew",
+      "nw",
+      "ns",
+      "ew",
+      "ns",
+    ]);
+  });
+
+  // Ids are fresh UUIDs and times follow the clock; positions, roughness, speeds and events repeat.
+  it("generates a reproducible network with every class, potholes, bogus reports and slow samples", () => {
+    const options = {
+      origin: { latitude: 52.1, longitude: 5.1 },
+      roads: 4,
+      roadKm: 0.5,
+      stretchM: 50,
+      devices: 6,
+      passes: 2,
+      potholesPerKm: 4,
+      gpsSigmaM: 4,
+      roughnessSigma: 0.6,
+      bogusShare: 0.05,
+      slowShare: 0.2,
+      detection: 0.9,
+      seed: 7,
+    };
+    const a = generateNetwork(options);
+    const b = generateNetwork(options);
+    const strip = (t: typeof a) => [...t.drives.values()].flat().map(({ id: _id, recordedAt: _at, ...o }) => o);
+    expect(strip(a)).toEqual(strip(b));
+    const classes = new Set([...a.segments.values()].filter((s) => s.n > 0).map((s) => qualityClass(s.trueSum / s.n)));
+    expect(classes).toEqual(new Set(["good", "fair", "poor", "very_poor"]));
+    expect(a.potholes.length).toBe(8);
+    expect(a.bogusReports).toBeGreaterThan(0);
+    const all = [...a.drives.values()].flat();
+    expect(all.some((o) => (o.speed ?? 0) * 3.6 < 15)).toBe(true);
+    expect(new Set(all.map((o) => o.id)).size).toBe(all.length);
+    expect(all.filter((o) => o.event === "pothole").length).toBeGreaterThan(a.bogusReports);
+  });
+});
