@@ -2,29 +2,43 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { MongoClient } from "mongodb";
 
+/** Lookups in flight at once. */
+const CONCURRENCY = 16;
+
 /**
- * Looks every acknowledged observation up in the store by `_id` (the device's UUID), a few hundred
- * at a time: an ok ack promises the observation is durable, so any id not found is a lost write.
+ * Looks every acknowledged observation up in the store by `_id` (the device's UUID): an ok ack
+ * promises the observation is durable, so any id not found is a lost write. One `findOne` by `_id`
+ * per id, a few at a time, because that is the lookup every store answers from its primary index:
+ * FerretDB 1.24 on SQLite pushes only `_id` equality down and scans the whole collection for an
+ * `$in`, which after a long run (or under the aggregator's writes) took minutes per few hundred
+ * ids. Every call has a deadline, so a stalled store fails the check instead of hanging it.
  */
 export async function checkAckedIds(
   mongoUri: string,
   files: string[],
 ): Promise<{ checked: number; missing: number; examples: string[] }> {
-  const client = new MongoClient(mongoUri, { serverSelectionTimeoutMS: 10_000 });
+  const client = new MongoClient(mongoUri, {
+    serverSelectionTimeoutMS: 10_000,
+    socketTimeoutMS: 30_000,
+    waitQueueTimeoutMS: 30_000,
+    maxPoolSize: CONCURRENCY,
+  });
   const collection = client.db().collection<{ _id: string }>("observations");
   let checked = 0;
   let missing = 0;
   const examples: string[] = [];
   const seen = new Set<string>();
   const lookup = async (ids: string[]) => {
-    const found = new Set(
-      (await collection.find({ _id: { $in: ids } }, { projection: { _id: 1 } }).toArray()).map((doc) => doc._id),
-    );
-    for (const id of ids) {
-      if (found.has(id)) continue;
-      missing += 1;
-      if (examples.length < 5) examples.push(id);
-    }
+    let next = 0;
+    const lookOne = async () => {
+      for (let i = next++; i < ids.length; i = next++) {
+        const id = ids[i] as string;
+        if (await collection.findOne({ _id: id }, { projection: { _id: 1 } })) continue;
+        missing += 1;
+        if (examples.length < 5) examples.push(id);
+      }
+    };
+    await Promise.all(Array.from({ length: CONCURRENCY }, lookOne));
     checked += ids.length;
   };
   try {
