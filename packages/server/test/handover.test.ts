@@ -119,6 +119,31 @@ describe("connection hand-over", () => {
     expect(orphan).toContain("worker b\n");
   }, 20_000);
 
+  it("hands nothing to a worker that is not ready yet, however idle, nor to one that is gone", async () => {
+    const current = new ConnectionHandover(pino({ level: "silent" }));
+    handover = current;
+    const a = await startWorker("a");
+    const b = await startWorker("b");
+    current.add(1, a);
+    current.ready(1);
+    for (let i = 0; i < 5; i++) current.onMessage(1, { type: "roadpulse:session", opened: true });
+    // Worker 2 (a restart after a crash, say) has no session but has not said it is ready.
+    current.add(2, b);
+    current.server.listen(0, "127.0.0.1");
+    await once(current.server, "listening");
+    const port = (current.server.address() as AddressInfo).port;
+    for (let i = 0; i < 3; i++) {
+      expect(await request(port, ["GET /health HTTP/1.1\r\nHost: t\r\n\r\n"])).toContain("worker a\n");
+    }
+    current.ready(2);
+    expect(await request(port, ["GET /health HTTP/1.1\r\nHost: t\r\n\r\n"])).toContain("worker b\n");
+    current.remove(1);
+    const sid = sessionIdFor(1, "gone");
+    expect(await request(port, [`GET /socket.io/?EIO=4&sid=${sid} HTTP/1.1\r\nHost: t\r\n\r\n`])).toContain(
+      "worker b\n",
+    );
+  }, 20_000);
+
   it("answers 503 while no worker is ready", async () => {
     const current = new ConnectionHandover(pino({ level: "silent" }));
     handover = current;
