@@ -43,7 +43,9 @@ export async function startNodeProcess(options: {
       const { body } = await fetchHealth(url);
       return body.node === options.nodeId;
     },
-    options.readyTimeoutMs ?? 20_000,
+    // A node starts in about a second; a loaded two-core machine (the test suite, a CPU burner)
+    // has been seen to need over 20.
+    options.readyTimeoutMs ?? 60_000,
     100,
   );
   // A node that never became ready must not linger on its port.

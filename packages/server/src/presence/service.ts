@@ -1,4 +1,5 @@
 import type { NodeContext } from "../context.js";
+import { isCommandTimeout } from "../redis/connection.js";
 import { PresenceBroadcaster } from "./broadcaster.js";
 import { LocalPresence } from "./local.js";
 import { Reaper } from "./reaper.js";
@@ -127,7 +128,10 @@ export class PresenceService {
       metrics.presenceOps.inc({ op, outcome: "ok" });
       return true;
     } catch (error) {
-      this.#needsRestore = true;
+      // A write that timed out still reaches Redis, in order, if the connection lives (and its
+      // loss is an `up` that writes everything back): no write-back for it. On a busy machine a
+      // late answer is common, and each needless write-back rewrites every local session.
+      if (!isCommandTimeout(error)) this.#needsRestore = true;
       this.ctx.redis.reportFailure(error);
       metrics.presenceOps.inc({ op, outcome: "error" });
       this.ctx.log.debug({ err: error, op }, "presence write failed; will write back later");

@@ -23,27 +23,53 @@ function countingPublisher(client: Redis, onPublish: () => void): Redis {
   });
 }
 
-const SUBSCRIPTION_COMMANDS = new Set([
-  "subscribe",
-  "unsubscribe",
-  "psubscribe",
-  "punsubscribe",
-  "ssubscribe",
-  "sunsubscribe",
-]);
+/** Each subscribe command and the command that undoes it. */
+const SUBSCRIPTIONS = { subscribe: "unsubscribe", psubscribe: "punsubscribe", ssubscribe: "sunsubscribe" } as const;
+type SubscribeCommand = keyof typeof SUBSCRIPTIONS;
+const UNSUBSCRIBE_OF = new Map<string, SubscribeCommand>(
+  Object.entries(SUBSCRIPTIONS).map(([on, off]) => [off, on as SubscribeCommand]),
+);
 
 /**
  * The adapter fires (un)subscribe commands without handling their promises; one rejected while
- * Redis is away would be an unhandled rejection, which ends a Node process. This wrapper attaches a
- * handler to each of them, so a failure is logged instead.
+ * Redis is away, or cut by the node's shutdown, would be an unhandled rejection, which ends a Node
+ * process. This wrapper attaches a handler to each of them, so a failure is logged instead.
+ *
+ * It also keeps the subscriptions itself and renews them after every reconnection, with handled
+ * promises: ioredis' own re-subscription (`autoResubscribe`, turned off for this connection) sends
+ * them with none, so a shutdown right after Redis came back crashed the process.
  */
 function guardedSubscriber(client: Redis, onError: (error: unknown) => void): Redis {
+  const active: Record<SubscribeCommand, Set<string>> = {
+    subscribe: new Set(),
+    psubscribe: new Set(),
+    ssubscribe: new Set(),
+  };
+  const channelsOf = (args: unknown[]) => args.flat().filter((arg): arg is string => typeof arg === "string");
+  let connectedBefore = false;
+  client.on("ready", () => {
+    if (connectedBefore) {
+      for (const command of Object.keys(active) as SubscribeCommand[]) {
+        for (const channel of active[command]) client[command](channel).catch(onError);
+      }
+    }
+    connectedBefore = true;
+  });
   return new Proxy(client, {
     get(target, property, receiver) {
       const value = Reflect.get(target, property, receiver);
       if (typeof value !== "function") return value;
-      if (typeof property === "string" && SUBSCRIPTION_COMMANDS.has(property)) {
+      const subscribing = typeof property === "string" && Object.hasOwn(SUBSCRIPTIONS, property);
+      const undone = typeof property === "string" ? UNSUBSCRIBE_OF.get(property) : undefined;
+      if (subscribing || undone !== undefined) {
         return (...args: unknown[]) => {
+          const channels = channelsOf(args);
+          if (subscribing) for (const channel of channels) active[property as SubscribeCommand].add(channel);
+          else if (undone !== undefined) {
+            // No channel named: every subscription of that kind ends.
+            if (channels.length === 0) active[undone].clear();
+            for (const channel of channels) active[undone].delete(channel);
+          }
           const result = (value as (...a: unknown[]) => unknown).apply(target, args);
           if (result instanceof Promise) result.catch(onError);
           return result;

@@ -7,6 +7,15 @@ const WATCHDOG_INTERVAL_MS = 1_000;
 /** The message ioredis rejects a command with when `commandTimeout` passes. */
 const COMMAND_TIMED_OUT = "Command timed out";
 
+/**
+ * True for a command that ioredis gave up waiting for. Such a command is still queued on a live
+ * connection and Redis applies it, in order, whenever it answers; if the connection breaks
+ * instead, the reconnection is an `up` like any other.
+ */
+export function isCommandTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === COMMAND_TIMED_OUT;
+}
+
 export type RedisState = "connected" | "disconnected" | "disabled";
 
 /** Printed once per outage, word for word as the Redis integration guide shows it. */
@@ -26,7 +35,9 @@ export const DEFAULT_REDIS_COMMAND_TIMEOUT_MS = 1_000;
  * - the one exception is a subscriber connection (`subscriber: true`): it holds only (UN)SUBSCRIBE
  *   commands, one per room created or emptied on this node, which must reach Redis when it returns,
  *   so they wait for the reconnection instead of failing (a failed subscribe would leave a room
- *   deaf after the outage);
+ *   deaf after the outage). It re-subscribes by itself after a reconnection (see
+ *   `guardedSubscriber` in realtime/adapter.ts): ioredis' own re-subscription leaves its promises
+ *   unhandled, and one cut by the node's shutdown would end the process;
  * - reconnect forever with a capped back-off, so the node heals without a restart.
  */
 export function redisOptions(
@@ -39,6 +50,7 @@ export function redisOptions(
     // SUBSCRIBE waits for Redis by design (above); every other command has a deadline.
     ...(subscriber ? {} : { commandTimeout: commandTimeoutMs }),
     enableOfflineQueue: subscriber,
+    autoResubscribe: !subscriber,
     maxRetriesPerRequest: subscriber ? null : 1,
     connectTimeout: 2_000,
     enableReadyCheck: true,
@@ -106,7 +118,7 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
    * Redis again.
    */
   reportFailure(error: unknown): void {
-    if (error instanceof Error && error.message === COMMAND_TIMED_OUT) void this.#probe();
+    if (isCommandTimeout(error)) void this.#probe();
   }
 
   get state(): RedisState {
