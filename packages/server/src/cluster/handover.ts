@@ -31,8 +31,8 @@ const SESSION = "roadpulse:session";
 
 /** The request line must fit in this many bytes; Node's own header limit is 16 KiB. */
 const MAX_REQUEST_LINE_BYTES = 8 * 1024;
-/** A connection that has not sent its request line by then is closed. */
-const REQUEST_LINE_TIMEOUT_MS = 10_000;
+/** A connection that has not sent its request line by then is closed (Node's `headersTimeout`). */
+const REQUEST_LINE_TIMEOUT_MS = 60_000;
 
 interface ConnectionMessage {
   type: typeof CONNECTION;
@@ -119,11 +119,6 @@ export class ConnectionHandover {
     const state = this.#workers.get(id);
     if (state) state.sessions = Math.max(0, state.sessions + ((message as SessionMessage).opened ? 1 : -1));
     return true;
-  }
-
-  /** Open Engine.IO sessions per worker id, as the workers reported them. */
-  sessions(): Map<number, number> {
-    return new Map([...this.#workers].map(([id, state]) => [id, state.sessions]));
   }
 
   #accept(socket: Socket): void {
