@@ -5,6 +5,7 @@ import { Redis } from "ioredis";
 import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { Keys } from "../src/presence/keys.js";
 import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "./support/env.js";
 
 /** A spot in New Delhi (the seed's example region `ttngkc`) and helpers to move around it. */
@@ -22,10 +23,15 @@ function send(socket: ClientSocket, event: string, payload: unknown): Promise<Ac
   return socket.timeout(10_000).emitWithAck(event, payload) as Promise<AckReply>;
 }
 
-/** Every key with its type and value, except the liveness key's value (it changes every tick). */
+/**
+ * Every key with its type and value, except the liveness key's value (it changes every tick) and
+ * the reaper's lock (a lease the node takes and lets expire on its own clock, whatever a client
+ * sends: whether it exists at a given instant is timing, not an effect of the payload).
+ */
 async function snapshot(redis: Redis): Promise<Record<string, unknown>> {
   const result: Record<string, unknown> = {};
   for (const key of (await redis.keys("*")).sort()) {
+    if (key === Keys.reaperLock) continue;
     const type = await redis.type(key);
     if (key.endsWith(":alive")) result[key] = type;
     else if (type === "set") result[key] = (await redis.smembers(key)).sort();
