@@ -70,6 +70,13 @@ export function figureNames(): string[] {
   return Object.keys(computeFigures(empty));
 }
 
+/** `--procs`: none, the cluster found behind the URL (auto), or the given pids. */
+function clusterProcesses(options: FleetOptions): { groups: ProcessGroup[]; note: string } {
+  if (options.procs === "none") return { groups: [], note: "" };
+  if (options.procs === "auto") return discoverCluster(options.url);
+  return { groups: explicitGroups(options.procs), note: "" };
+}
+
 /** `--mongo-uri auto`: the store named in a local node's environment (what the node itself writes to). */
 function storeUri(option: string | undefined, groups: ProcessGroup[], log: (line: string) => void): string | undefined {
   if (option !== "auto") return option;
@@ -95,14 +102,9 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
   const runId = `sim-${Date.now().toString(36)}-${randomBytes(2).toString("hex")}`;
   const deviceId = (i: number) => `${options.accountPrefix || runId}-d${i}`;
 
-  const groups =
-    options.procs === "none"
-      ? []
-      : options.procs === "auto"
-        ? discoverCluster(options.url)
-        : { groups: explicitGroups(options.procs), note: "" };
-  const clusterGroups = Array.isArray(groups) ? groups : groups.groups;
-  if (!Array.isArray(groups)) log(`cluster processes: ${groups.note || clusterGroups.map((g) => g.name).join(" ")}`);
+  const found = clusterProcesses(options);
+  const clusterGroups = found.groups;
+  if (options.procs !== "none") log(`cluster processes: ${found.note || clusterGroups.map((g) => g.name).join(" ")}`);
   const cluster = new ProcSampler(clusterGroups);
   const generator = new ProcSampler([{ name: "generator", role: "generator", pid: process.pid }]);
   const first = cluster.sample();

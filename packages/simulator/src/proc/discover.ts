@@ -79,8 +79,10 @@ export function discoverCluster(url: string): { groups: ProcessGroup[]; note: st
     groups.push({ name, role: "node", pid, url: `http://127.0.0.1:${port}` });
   }
   const env = nodePids[0] ? environ(nodePids[0].pid) : {};
-  groups.push(...serviceGroup(env.REDIS_URL ?? "redis://127.0.0.1:6379", 6379, "redis-server", "redis"));
-  groups.push(...serviceGroup(env.MONGODB_URI ?? "mongodb://127.0.0.1:27017", 27017, "store", "store"));
+  // Only services a node names: a process without them (a baseline server) uses none, and a guess
+  // at the defaults could sample somebody else's Redis.
+  groups.push(...serviceGroup(env.REDIS_URL, 6379, "redis-server", "redis"));
+  groups.push(...serviceGroup(env.MONGODB_URI, 27017, "store", "store"));
   const found = groups.map((g) => `${g.name}(${g.pid})`).join(" ");
   return { groups, note: nodePids.length === 0 ? `no nodes found behind ${url}: ${found}` : found };
 }
