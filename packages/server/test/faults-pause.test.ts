@@ -24,7 +24,7 @@ import { TestFleet } from "./support/fleet.js";
  * (they are paused with SIGSTOP, which would stall every other test file on shared ones), and a
  * supervised two-node cluster behind nginx, as `scripts/start.sh` runs it.
  */
-describe("a fleet while the store or Redis hangs, and a node dies", { timeout: 120_000 }, () => {
+describe("a fleet while the store or Redis hangs, and a node dies", { timeout: 240_000 }, () => {
   let dir: string;
   let store: MongoInstance;
   let redis: RedisInstance;
@@ -107,7 +107,7 @@ describe("a fleet while the store or Redis hangs, and a node dies", { timeout: 1
       token,
       devices: 20,
       locationEveryMs: 1_000,
-      batchEveryMs: 500,
+      batchEveryMs: 1_000,
       batchSize: 5,
       ackTimeoutMs: 8_000,
     });
@@ -119,7 +119,7 @@ describe("a fleet while the store or Redis hangs, and a node dies", { timeout: 1
   /** Lets every device's kept batches through, then checks every id ever acknowledged. */
   async function drainAndCheck(fleet: TestFleet): Promise<void> {
     fleet.stopGenerating();
-    await waitFor("every kept batch to be acknowledged", () => fleet.unacknowledged === 0, 60_000, 100);
+    await waitFor("every kept batch to be acknowledged", () => fleet.unacknowledged === 0, 120_000, 100);
     fleet.close();
     expect(fleet.ackedIds.size).toBeGreaterThan(0);
     expect(await missingFromStore([...fleet.ackedIds])).toEqual([]);
@@ -128,7 +128,7 @@ describe("a fleet while the store or Redis hangs, and a node dies", { timeout: 1
   it("store paused 10 s: no id acknowledged ok is missing, every node is ok within 10 s of it continuing", async () => {
     const account = await register(cluster.url, "store-pause");
     const fleet = startFleet(account.token);
-    await waitFor("observations to be acknowledged", () => fleet.ackedIds.size >= 300, 30_000);
+    await waitFor("observations to be acknowledged", () => fleet.ackedIds.size >= 200, 60_000);
 
     const { pausedAt, continuedAt } = await pause(store.service?.pid, 10_000);
     await waitFor("every node to report ok again", everyNodeOk, 10_000, 100);
@@ -147,14 +147,14 @@ describe("a fleet while the store or Redis hangs, and a node dies", { timeout: 1
     });
 
     const before = fleet.ackedIds.size;
-    await waitFor("acks to flow again", () => fleet.ackedIds.size >= before + 300, 30_000);
+    await waitFor("acks to flow again", () => fleet.ackedIds.size >= before + 200, 60_000);
     await drainAndCheck(fleet);
   });
 
   it("Redis paused 10 s: locations are answered within 2 s from memory, sessions are written back", async () => {
     const account = await register(cluster.url, "redis-pause");
     const fleet = startFleet(account.token);
-    await waitFor("observations to be acknowledged", () => fleet.ackedIds.size >= 300, 30_000);
+    await waitFor("observations to be acknowledged", () => fleet.ackedIds.size >= 200, 60_000);
 
     const pid = redis.service?.pid;
     const checkHealth = (async () => {

@@ -53,8 +53,9 @@ describe("roadpulse-sim against a real 2-node cluster", () => {
     expect(report.thresholds.every((t) => t.ok)).toBe(true);
     const f = report.figures;
     expect(f.connected).toBe(50);
-    // Every acked observation was looked up in the store by id.
-    expect(f.verified).toBe(f.obs_accepted);
+    // Every acked observation was looked up in the store by id: the accepted ones, and any id that
+    // was stored by an attempt whose ack was lost and reported as a duplicate on its resend.
+    expect(f.verified).toBeGreaterThanOrEqual(f.obs_accepted as number);
     expectEveryAckedIdStored(f);
     expect(f.obs_ack_p99).toBeGreaterThan(0);
     expect(f.location_acked).toBeGreaterThan(50);
@@ -133,17 +134,17 @@ describe("roadpulse-sim against a real 2-node cluster", () => {
         "--threshold", "health_failures==0", "--threshold", "health_checks>=10", "--threshold", "ack_timeouts==0",
         "--threshold", "connect_failures==0",
       ],
-      120_000,
+      240_000,
     );
     expect(run.code, run.output).toBe(0);
     const f = readReport(json).figures;
     // --mongo-uri auto found the store in a node's environment and looked every acked id up there.
     expect(run.output).toContain(`acked ids will be looked up in ${cluster.mongoUri}`);
-    expect(f.verified).toBe(f.obs_accepted);
+    expect(f.verified).toBeGreaterThanOrEqual(f.obs_accepted as number);
     expectEveryAckedIdStored(f);
     expect(f.obs_accepted).toBeGreaterThan(100);
     for (const name of ["node_rss_growth_pct", "node_heap_growth_pct", "node_fds_growth"]) {
       expect(typeof f[name], name).toBe("number");
     }
-  }, 150_000);
+  }, 300_000);
 });
