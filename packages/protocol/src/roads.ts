@@ -94,12 +94,19 @@ export const HazardSummarySchema = Type.Object({
 });
 export type HazardSummary = Static<typeof HazardSummarySchema>;
 
-/** `minLon,minLat,maxLon,maxLat` in degrees (GeoJSON order). */
-export const BBOX_PATTERN = "^-?\\d{1,3}(\\.\\d{1,15})?(,-?\\d{1,3}(\\.\\d{1,15})?){3}$";
+/**
+ * `minLon,minLat,maxLon,maxLat` in degrees (GeoJSON order), each number as JavaScript prints a
+ * double (`String(x)`: up to 17 significant digits, exponent form for tiny values such as `1e-7`),
+ * so a map client's `getBounds().toBBoxString()` is taken as it is. The length bound only stops
+ * absurd input; the server caps the box's area, not its spelling.
+ */
+const BBOX_NUMBER = "-?\\d{1,3}(\\.\\d{1,30})?([eE][-+]?\\d{1,3})?";
+export const BBOX_PATTERN = `^${BBOX_NUMBER}(,${BBOX_NUMBER}){3}$`;
 export const BboxParam = Type.String({
   pattern: BBOX_PATTERN,
-  maxLength: 64,
-  description: "minLon,minLat,maxLon,maxLat (degrees); at most 0.5° on each side",
+  maxLength: 200,
+  description:
+    "minLon,minLat,maxLon,maxLat (degrees, full precision); area at most 0.25 square degrees, sides at most 1°",
 });
 export const MAX_PAGE = 500;
 export const MAX_EXPORT_PAGE = 5000;

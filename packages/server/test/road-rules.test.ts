@@ -1,8 +1,11 @@
 import { describe, expect, it } from "vitest";
 import { distanceMetres } from "../src/domain/distance.js";
 import {
+  centroid,
+  clippedReport,
   EXPIRY_MS,
   FIX_VOTE_WINDOW_MS,
+  foldPositions,
   type HazardCandidate,
   type HazardFacts,
   hazardStatus,
@@ -221,5 +224,57 @@ describe("hazard rules", () => {
     expect(matchHazard(point, "bump", [at("other type", 1)], now)).toBeNull();
     expect(matchHazard(point, "pothole", [at("fixed", 1, { status: "fixed" })], now)).toBeNull();
     expect(matchHazard(point, "pothole", [at("stale", 1, { lastSeenAt: ago(EXPIRY_MS + 1) })], now)).toBeNull();
+  });
+
+  describe("position", () => {
+    const north = (metres: number, east = 0) => ({
+      latitude: base.latitude + metres / 111_195,
+      longitude: base.longitude + east / (111_195 * Math.cos((base.latitude * Math.PI) / 180)),
+    });
+    const truth = north(0);
+
+    it.each([
+      ["a report inside the clip counts as it is", 6, 6],
+      ["a report at the clip distance counts as it is", 10, 10],
+      ["a report beyond the clip is pulled in to it", 14, 10],
+    ])("%s", (_what, metres, counted) => {
+      expect(distanceMetres(truth, clippedReport(truth, north(metres)))).toBeCloseTo(counted, 3);
+    });
+
+    it("starts at the first report and becomes the mean of reports that agree", () => {
+      const sums = foldPositions(null, [north(2), north(-2), north(0, 3), north(0, -3)]);
+      expect(sums?.positions).toBe(4);
+      expect(distanceMetres(truth, centroid(sums as NonNullable<typeof sums>))).toBeLessThan(0.01);
+      expect(foldPositions(sums, [])).toEqual(sums);
+    });
+
+    it("converges on the pothole as devices confirm it, where the first report stays off", () => {
+      // Deterministic GPS noise, σ ≈ 4 m per axis (Box–Muller over a fixed LCG).
+      let seed = 42;
+      const uniform = () => {
+        seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+        return (seed + 1) / (2 ** 31 + 1);
+      };
+      const gauss = () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform());
+      let firstError = 0;
+      let centroidError = 0;
+      const runs = 200;
+      for (let run = 0; run < runs; run += 1) {
+        const reports = Array.from({ length: 10 }, () => north(4 * gauss(), 4 * gauss()));
+        firstError += distanceMetres(truth, reports[0] as (typeof reports)[0]);
+        centroidError += distanceMetres(
+          truth,
+          centroid(foldPositions(null, reports) as NonNullable<ReturnType<typeof foldPositions>>),
+        );
+      }
+      expect(firstError / runs).toBeGreaterThan(4);
+      expect(centroidError / runs).toBeLessThan(2);
+    });
+
+    it("moves by at most the clip over n for one wild report", () => {
+      const agreeing = foldPositions(null, [north(0), north(0), north(0), north(0)]);
+      const after = foldPositions(agreeing, [north(15)]);
+      expect(distanceMetres(truth, centroid(after as NonNullable<typeof after>))).toBeCloseTo(10 / 5, 3);
+    });
   });
 });

@@ -216,6 +216,32 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     expect(reopened.status).toBe("reported");
   });
 
+  it("places a hazard at the centroid of its reports, not at its first one", async () => {
+    const truth = offset(7_000, 0);
+    const listener = await device("pos-listener");
+    await joinRegionRoomsForTest(node, listener, truth);
+    const heard = collect<HazardSummary>(listener, "hazard:updated");
+    // The first report is 6 m off; four more devices report around the pothole.
+    const reports = [offset(7_006, 0), offset(6_998, 3), offset(6_999, -3), offset(7_000, 2), offset(6_997, -2)];
+    for (const [i, at] of reports.entries()) {
+      const reporter = await device(`pos-${i}`);
+      expect(await submit(reporter, [observation({ ...at, event: "pothole" })])).toMatchObject({ ok: true });
+      await waitFor(`report ${i + 1} folded in`, () => heard.some((h) => h.reports === i + 1));
+    }
+    const hazard = heard.find((h) => h.reports === reports.length) as HazardSummary;
+    expect(new Set(heard.map((h) => h.id)).size).toBe(1);
+    const metresOff = (h: { latitude: number; longitude: number }) =>
+      Math.hypot(
+        (h.latitude - truth.latitude) * 111_195,
+        (h.longitude - truth.longitude) * 111_195 * Math.cos((truth.latitude * Math.PI) / 180),
+      );
+    expect(metresOff(hazard)).toBeLessThan(1.5);
+    const stored = await getJson<{ items: HazardSummary[] }>(`${node.url}/api/hazards?bbox=${boxAround(truth, 0.001)}`);
+    expect(stored.body.items.map((h) => [h.id, h.latitude, h.longitude])).toEqual([
+      [hazard.id, hazard.latitude, hazard.longitude],
+    ]);
+  });
+
   it("serves segments by bbox and geohash with pagination, exports GeoJSON and CSV, and daily history", async () => {
     const socket = await device("read");
     const points = Array.from({ length: 5 }, (_, i) => offset(14_000, i * 50));
@@ -227,14 +253,14 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     for (const id of ids) await segment(id, (s) => s.count === 1);
     const lats = points.map((p) => p.latitude);
     const lons = points.map((p) => p.longitude);
+    // Exactly as a map client spells it (`map.getBounds().toBBoxString()`): every double in full.
     const box = [
-      Math.min(...lons) - 0.0005,
-      Math.min(...lats) - 0.0005,
-      Math.max(...lons) + 0.0005,
-      Math.max(...lats) + 0.0005,
-    ]
-      .map((v) => v.toFixed(6))
-      .join(",");
+      Math.min(...lons) - 0.000512345678901,
+      Math.min(...lats) - 0.000512345678901,
+      Math.max(...lons) + 0.000512345678901,
+      Math.max(...lats) + 0.000512345678901,
+    ].join(",");
+    expect(box.length).toBeGreaterThan(64);
 
     const seen: string[] = [];
     let after: string | null = null;
@@ -290,6 +316,8 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     ["both bbox and geohash", "/api/segments?geohash=u3bu&bbox=12,55,12.1,55.1"],
     ["neither", "/api/segments"],
     ["a box that is too large", "/api/segments?bbox=12,55,13,56"],
+    ["a box of too large an area", "/api/segments?bbox=12,55,12.9,55.9"],
+    ["a box too long on one side", "/api/segments?bbox=12,55,13.5,55.01"],
     ["a box upside down", "/api/segments?bbox=12.1,55,12,55.1"],
     ["a box outside the world", "/api/hazards?bbox=179.9,89.9,180.1,90.1"],
     ["text where the box goes", "/api/hazards?bbox=everything"],

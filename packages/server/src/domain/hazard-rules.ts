@@ -97,3 +97,52 @@ export function matchHazard(
   }
   return best;
 }
+
+/**
+ * A hazard's position follows its reports: it is the centroid of every report, each one first
+ * pulled to within POSITION_CLIP_METRES of the centroid so far (a Huber-style clip). GPS error is
+ * about 4 m per axis, so honest reports lie well inside the clip and count in full; one wild
+ * report (it can be up to JOIN_RADIUS_METRES away and still join) moves a hazard seen n times by at
+ * most POSITION_CLIP_METRES / n. Kept as sums and a count so a store can fold reports with `$inc`.
+ */
+export const POSITION_CLIP_METRES = 10;
+
+export interface PositionSums {
+  sumLatitude: number;
+  sumLongitude: number;
+  /** Reports behind the sums. */
+  positions: number;
+}
+
+export function centroid(sums: PositionSums): Point {
+  return { latitude: sums.sumLatitude / sums.positions, longitude: sums.sumLongitude / sums.positions };
+}
+
+/** The report as it counts towards the centroid: moved towards `centre` to at most the clip distance. */
+export function clippedReport(centre: Point, report: Point, clipMetres = POSITION_CLIP_METRES): Point {
+  const distance = distanceMetres(centre, report);
+  if (distance <= clipMetres) return { latitude: report.latitude, longitude: report.longitude };
+  const keep = clipMetres / distance;
+  return {
+    latitude: centre.latitude + (report.latitude - centre.latitude) * keep,
+    longitude: centre.longitude + (report.longitude - centre.longitude) * keep,
+  };
+}
+
+/** Folds reports, in order, into a hazard's position sums (a new hazard starts from its first report). */
+export function foldPositions(sums: PositionSums | null, reports: Point[]): PositionSums | null {
+  let current = sums;
+  for (const report of reports) {
+    if (current === null || current.positions <= 0) {
+      current = { sumLatitude: report.latitude, sumLongitude: report.longitude, positions: 1 };
+      continue;
+    }
+    const counted = clippedReport(centroid(current), report);
+    current = {
+      sumLatitude: current.sumLatitude + counted.latitude,
+      sumLongitude: current.sumLongitude + counted.longitude,
+      positions: current.positions + 1,
+    };
+  }
+  return current;
+}

@@ -3,8 +3,13 @@ import ngeohash from "ngeohash";
 import type { SegmentRange } from "../store/segments.js";
 import { ApiError } from "./errors.js";
 
-/** Largest box side in degrees (≈ 55 km of latitude): keeps every box read to a bounded cover. */
-export const MAX_BBOX_SIDE_DEGREES = 0.5;
+/**
+ * A box may cover at most 0.25 square degrees (a 0.5° × 0.5° square, ≈ 55 km × 31 km at 55° N) and
+ * be at most 1° long on either side: together they keep every box read to a bounded cover of
+ * geohash-5 cells, whatever the shape of the screen it came from.
+ */
+export const MAX_BBOX_AREA_SQUARE_DEGREES = 0.25;
+export const MAX_BBOX_SIDE_DEGREES = 1;
 const COVER_PRECISION = 5;
 
 /**
@@ -14,10 +19,14 @@ const COVER_PRECISION = 5;
 export function parseBbox(raw: string): SegmentRange {
   const [minLon, minLat, maxLon, maxLat] = raw.split(",").map(Number) as [number, number, number, number];
   const bad = (message: string) => new ApiError(400, ErrorCodes.ValidationFailed, `bbox ${message}`);
+  if (![minLon, minLat, maxLon, maxLat].every(Number.isFinite)) throw bad("must hold four finite numbers");
   if (minLat < -90 || maxLat > 90 || minLon < -180 || maxLon > 180) throw bad("is outside the world");
   if (minLat > maxLat || minLon > maxLon) throw bad("must be minLon,minLat,maxLon,maxLat with min ≤ max");
   if (maxLat - minLat > MAX_BBOX_SIDE_DEGREES || maxLon - minLon > MAX_BBOX_SIDE_DEGREES) {
     throw bad(`sides must not exceed ${MAX_BBOX_SIDE_DEGREES}°`);
+  }
+  if ((maxLat - minLat) * (maxLon - minLon) > MAX_BBOX_AREA_SQUARE_DEGREES) {
+    throw bad(`area must not exceed ${MAX_BBOX_AREA_SQUARE_DEGREES} square degrees`);
   }
   return { regions: ngeohash.bboxes(minLat, minLon, maxLat, maxLon, COVER_PRECISION), minLat, maxLat, minLon, maxLon };
 }

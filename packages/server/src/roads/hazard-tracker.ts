@@ -2,6 +2,8 @@ import { ErrorCodes, type HazardSummary } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
 import type { NodeContext } from "../context.js";
 import {
+  centroid,
+  clippedReport,
   EXPIRY_MS,
   type HazardCandidate,
   hazardStatus,
@@ -10,7 +12,7 @@ import {
   matchHazard,
 } from "../domain/hazard-rules.js";
 import { ApiError } from "../http/errors.js";
-import type { HazardDoc, HazardsRepository } from "../store/hazards.js";
+import { type HazardDoc, type HazardsRepository, positionSums } from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
 import { publishHazard } from "./live.js";
 import { hazardFacts, hazardSummary } from "./summaries.js";
@@ -48,11 +50,13 @@ export class HazardTracker {
       let doc: HazardDoc;
       if (match !== null) {
         const current = nearby.find((h) => h._id.toHexString() === match.id) as HazardDoc;
+        // The report counts towards the position clipped to the centroid so far (hazard-rules.ts).
+        const counted = clippedReport(centroid(positionSums(current)), event);
         doc = await this.hazards.addSighting(
-          current._id,
+          current,
           deviceToRemember(current, event.deviceId),
           event.recordedAt,
-          true,
+          counted,
           now,
         );
       } else {
@@ -60,6 +64,9 @@ export class HazardTracker {
           type: event.event,
           latitude: event.latitude,
           longitude: event.longitude,
+          sumLatitude: event.latitude,
+          sumLongitude: event.longitude,
+          positions: 1,
           cell,
           region: ngeohash.encode(event.latitude, event.longitude, 5),
           status: "reported",
@@ -90,7 +97,7 @@ export class HazardTracker {
       return summary;
     }
     if (stillThere) {
-      doc = await this.hazards.addSighting(doc._id, deviceToRemember(doc, device), now, false, now);
+      doc = await this.hazards.addSighting(doc, deviceToRemember(doc, device), now, null, now);
     } else if (doc.goneVotes.length < MAX_REMEMBERED_GONE_VOTES) {
       doc = await this.hazards.addGoneVote(doc._id, { device, at: now }, now);
     }

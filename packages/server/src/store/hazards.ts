@@ -1,5 +1,12 @@
 import { type Collection, type Db, type Filter, ObjectId } from "mongodb";
-import type { GoneVote, HazardStatus, HazardType } from "../domain/hazard-rules.js";
+import type { Point } from "../domain/distance.js";
+import {
+  centroid,
+  type GoneVote,
+  type HazardStatus,
+  type HazardType,
+  type PositionSums,
+} from "../domain/hazard-rules.js";
 import type { Metrics } from "../metrics/registry.js";
 import { DURABLE, timedWrite } from "./durability.js";
 import type { SegmentRange } from "./segments.js";
@@ -8,8 +15,13 @@ import type { SegmentRange } from "./segments.js";
 export interface HazardDoc {
   _id: ObjectId;
   type: HazardType;
+  /** The centroid of its reports (see `foldPositions`), kept equal to the sums below. */
   latitude: number;
   longitude: number;
+  /** Running sums of (clipped) report positions; absent on hazards stored before they existed. */
+  sumLatitude?: number;
+  sumLongitude?: number;
+  positions?: number;
   /** geohash-7 cell (~150 m): nearby open hazards are found among a cell and its 8 neighbours. */
   cell: string;
   /** geohash-5 region, for bounding-box reads. */
@@ -24,6 +36,14 @@ export interface HazardDoc {
 }
 
 export const HAZARDS = "hazards";
+
+/** A hazard's position sums; a hazard stored without them counts its position as one report. */
+export function positionSums(doc: HazardDoc): PositionSums {
+  if (doc.positions !== undefined && doc.positions > 0) {
+    return { sumLatitude: doc.sumLatitude ?? 0, sumLongitude: doc.sumLongitude ?? 0, positions: doc.positions };
+  }
+  return { sumLatitude: doc.latitude, sumLongitude: doc.longitude, positions: 1 };
+}
 export const OPEN_STATUSES: HazardStatus[] = ["reported", "confirmed"];
 
 export class HazardsRepository {
@@ -49,22 +69,59 @@ export class HazardsRepository {
     return stored;
   }
 
-  /** A report or "still there" vote: one more sighting, by a device remembered while there is room. */
-  async addSighting(id: ObjectId, device: string | null, at: Date, isReport: boolean, now: Date): Promise<HazardDoc> {
+  /**
+   * A report or "still there" vote: one more sighting, by a device remembered while there is room.
+   * A report also adds its (clipped) position to the sums; the stored centroid then follows them,
+   * written only while no later report has moved the sums on, so the last one wins.
+   */
+  async addSighting(
+    current: HazardDoc,
+    device: string | null,
+    at: Date,
+    report: Point | null,
+    now: Date,
+  ): Promise<HazardDoc> {
+    const id = current._id;
+    // A hazard stored before position sums existed gets them set from its one known position.
+    const legacy = report !== null && current.positions === undefined;
+    const base = positionSums(current);
     const updated = await timedWrite(this.metrics, HAZARDS, () =>
       this.#collection.findOneAndUpdate(
         { _id: id },
         {
-          $inc: { reports: isReport ? 1 : 0 },
+          $inc: {
+            reports: report === null ? 0 : 1,
+            ...(report === null || legacy
+              ? {}
+              : { sumLatitude: report.latitude, sumLongitude: report.longitude, positions: 1 }),
+          },
           $max: { lastSeenAt: at },
-          $set: { updatedAt: now },
+          $set: {
+            updatedAt: now,
+            ...(legacy && report !== null
+              ? {
+                  sumLatitude: base.sumLatitude + report.latitude,
+                  sumLongitude: base.sumLongitude + report.longitude,
+                  positions: base.positions + 1,
+                }
+              : {}),
+          },
           ...(device === null ? {} : { $addToSet: { devices: device } }),
         },
         { returnDocument: "after", writeConcern: DURABLE },
       ),
     );
     if (updated === null) throw new Error(`hazard ${id.toHexString()} vanished`);
-    return updated;
+    if (report === null) return updated;
+    const position = centroid(positionSums(updated));
+    await timedWrite(this.metrics, HAZARDS, () =>
+      this.#collection.updateOne(
+        { _id: id, positions: updated.positions },
+        { $set: position },
+        { writeConcern: DURABLE },
+      ),
+    );
+    return { ...updated, ...position };
   }
 
   async addGoneVote(id: ObjectId, vote: GoneVote, now: Date): Promise<HazardDoc> {
