@@ -160,7 +160,10 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("ping timed out")), timeoutMs);
+        // The deadline is checked only after one more pass of the event loop's poll phase: when
+        // this process itself was blocked past the deadline (a busy machine, a long GC), the
+        // timer runs first although the answer already sits in the socket; it must win then.
+        timer = setTimeout(() => setImmediate(() => reject(new Error("ping timed out"))), timeoutMs);
       });
       return (await Promise.race([this.client.ping(), timeout])) === "PONG";
     } catch {
