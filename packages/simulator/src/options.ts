@@ -40,7 +40,9 @@ export interface FleetOptions {
   batchIntervalMs: number;
   batchSize: number;
   heartbeatIntervalMs: number;
+  /** Batches sent and not yet acknowledged, at most, per device (the app keeps a small window). */
   maxInflight: number;
+  /** Batches a device keeps for sending or resending; older ones are dropped (counted) beyond this. */
   maxQueued: number;
   ackTimeoutMs: number;
   eventRate: number;

@@ -1,23 +1,22 @@
 import { ClientEvents, type Observation, ServerEvents } from "@roadpulse/protocol";
 import { io, type Socket } from "socket.io-client";
 import type { Recorder } from "../metrics/recorder.js";
+import type { FleetOptions } from "../options.js";
 import type { ObservationSource } from "./drive.js";
 
-export interface DeviceSettings {
-  url: string;
-  token: string;
-  deviceId: string;
-  transport: "websocket" | "polling";
-  locationIntervalMs: number;
-  batchIntervalMs: number;
-  batchSize: number;
-  heartbeatIntervalMs: number;
-  /** Batches sent and not yet acknowledged, at most (the app keeps a small window). */
-  maxInflight: number;
-  /** Batches kept for sending or resending; older ones are dropped (counted) beyond this. */
-  maxQueued: number;
-  ackTimeoutMs: number;
-}
+/** One device: who it is and where it connects, with the fleet's rates and windows. */
+export type DeviceSettings = Pick<
+  FleetOptions,
+  | "url"
+  | "transport"
+  | "locationIntervalMs"
+  | "batchIntervalMs"
+  | "batchSize"
+  | "heartbeatIntervalMs"
+  | "maxInflight"
+  | "maxQueued"
+  | "ackTimeoutMs"
+> & { token: string; deviceId: string };
 
 interface Batch {
   observations: Observation[];
