@@ -23,6 +23,10 @@ export interface Config {
   mongodbDbName: string;
   /** Deadline of each MongoDB call: waiting for a pooled connection, and waiting for the answer. */
   mongodbTimeoutMs: number;
+  /** How long a node gathers observation batches before one group insert (ms; 0 = next tick). */
+  ingestCommitLingerMs: number;
+  /** Observations waiting for a group insert at most; past it batches are refused at once. */
+  ingestMaxPending: number;
   jwtSecret: string;
   /** Bearer token of the ML pipeline (`POST /api/ml/*`); `null` disables those routes. */
   mlServiceToken: string | null;
@@ -199,6 +203,8 @@ export function loadConfig(env: Env = process.env): Config {
     mongodbUri: uri,
     mongodbDbName: dbName,
     mongodbTimeoutMs: integer(env, "MONGODB_TIMEOUT_MS", 10_000, 500, 300_000),
+    ingestCommitLingerMs: integer(env, "INGEST_COMMIT_LINGER_MS", 2, 0, 100),
+    ingestMaxPending: integer(env, "INGEST_MAX_PENDING", 20_000, 100, 1_000_000),
     jwtSecret,
     mlServiceToken,
     sessionTtlSeconds,

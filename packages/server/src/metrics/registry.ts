@@ -35,6 +35,7 @@ export class Metrics {
   readonly presenceReaped: Counter<"reason">;
   readonly mongoWriteDuration: Histogram<"collection">;
   readonly observationBatchSize: Histogram;
+  readonly ingestGroupSize: Histogram;
   readonly observations: Counter<"result">;
   readonly hazardTransitions: Counter<"status">;
   readonly adapterMessages: Counter<"direction">;
@@ -123,9 +124,15 @@ export class Metrics {
       buckets: [1, 5, 10, 25, 50, 100, 250, 500],
       registers,
     });
+    this.ingestGroupSize = new Histogram({
+      name: "roadpulse_ingest_group_observations",
+      help: "Observations stored by one group insert (the batches of many devices together)",
+      buckets: [1, 5, 10, 25, 50, 100, 250, 500, 1000, 2000],
+      registers,
+    });
     this.observations = new Counter({
       name: "roadpulse_observations_total",
-      help: "Observations received, by result (accepted, duplicate, rejected)",
+      help: "Observations received, by result (accepted, duplicate, rejected, shed)",
       labelNames: ["result"],
       registers,
     });

@@ -5,6 +5,7 @@ import { ObservationsRepository } from "../store/observations.js";
 import { RegionStatsRepository } from "../store/region-stats.js";
 import { SegmentsRepository } from "../store/segments.js";
 import { Aggregator } from "./aggregator.js";
+import { GROUP_COMMIT_DEFAULTS, GroupCommit } from "./group-commit.js";
 import { HazardTracker } from "./hazard-tracker.js";
 import { IngestService } from "./ingest.js";
 
@@ -32,8 +33,20 @@ export function roadsOf(ctx: NodeContext): Roads {
     const regionStatsRepo = new RegionStatsRepository(db, ctx.metrics);
     const hazards = new HazardTracker(ctx, hazardsRepo);
     const aggregator = new Aggregator(ctx, journal, observations, segmentsRepo, regionStatsRepo, hazards);
+    const commits = new GroupCommit(
+      journal,
+      observations,
+      (entry, inserted) => aggregator.enqueue(entry, inserted),
+      ctx.metrics,
+      ctx.log,
+      {
+        ...GROUP_COMMIT_DEFAULTS,
+        lingerMs: ctx.config.ingestCommitLingerMs,
+        maxPending: ctx.config.ingestMaxPending,
+      },
+    );
     roads = {
-      ingest: new IngestService(ctx, journal, observations, aggregator),
+      ingest: new IngestService(ctx, commits, aggregator),
       aggregator,
       hazards,
       segmentsRepo,

@@ -3,9 +3,8 @@ import ngeohash from "ngeohash";
 import type { NodeContext } from "../context.js";
 import { segmentKey } from "../domain/segment-key.js";
 import { countsForQuality } from "../domain/speed-gate.js";
-import type { IngestJournal, JournalEntry } from "../store/ingest-journal.js";
-import type { ObservationDoc, ObservationsRepository } from "../store/observations.js";
 import type { Aggregator } from "./aggregator.js";
+import type { GroupCommit, NewObservation } from "./group-commit.js";
 import { validateObservations } from "./observation-validation.js";
 
 /** Who sent a batch: the authenticated account and the device it came from. */
@@ -17,7 +16,7 @@ export interface Submitter {
 /** geohash precision of daily history regions (~4.9 km × 4.9 km). */
 export const HISTORY_REGION_PRECISION = 5;
 
-function toDoc(o: Observation, who: Submitter, entry: JournalEntry, receivedAt: Date): ObservationDoc {
+function toDoc(o: Observation, who: Submitter, receivedAt: Date): NewObservation {
   return {
     _id: o.id,
     userId: who.userId,
@@ -33,21 +32,20 @@ function toDoc(o: Observation, who: Submitter, entry: JournalEntry, receivedAt: 
     segmentId: segmentKey(o.latitude, o.longitude, o.heading),
     region: ngeohash.encode(o.latitude, o.longitude, HISTORY_REGION_PRECISION),
     counted: countsForQuality(o.speed),
-    batch: entry.batch,
   };
 }
 
 /**
  * The one ingest path of `observations:submit` and `POST /api/observations`: check each item, store
- * the valid ones exactly once, answer only once they are durable, then hand them to the aggregator.
- * When MongoDB is unreachable the storage error propagates and the caller answers
- * STORAGE_UNAVAILABLE: nothing is claimed, the device keeps the batch and sends it again.
+ * the valid ones exactly once (together with other devices' batches: group-commit.ts), answer only
+ * once they are durable; the group's stored observations go on to the aggregator. When MongoDB is
+ * unreachable or behind, the storage error propagates and the caller answers STORAGE_UNAVAILABLE:
+ * nothing is claimed, the device keeps the batch and sends it again.
  */
 export class IngestService {
   constructor(
     private readonly ctx: NodeContext,
-    private readonly journal: IngestJournal,
-    private readonly observations: ObservationsRepository,
+    private readonly commits: GroupCommit,
     private readonly aggregator: Aggregator,
   ) {}
 
@@ -60,13 +58,9 @@ export class IngestService {
     if (valid.length === 0) return { accepted: 0, duplicates: 0, rejected };
 
     await this.aggregator.admit();
-    const entry = await this.journal.open();
-    const { inserted, duplicates } = await this.observations.insertNew(valid.map((o) => toDoc(o, who, entry, now)));
+    const { inserted, duplicates } = await this.commits.submit(valid.map((o) => toDoc(o, who, now)));
     metrics.observations.inc({ result: "accepted" }, inserted.length);
     metrics.observations.inc({ result: "duplicate" }, duplicates);
-    // Aggregates follow the ack. A batch of nothing but duplicates still goes through the queue: its
-    // empty round just deletes the journal entry.
-    this.aggregator.enqueue(entry, inserted);
     return { accepted: inserted.length, duplicates, rejected };
   }
 }
