@@ -12,6 +12,7 @@ import {
   startRedisServer,
   waitFor,
 } from "@roadpulse/devstack";
+import { type RawInsertResult, rawInsertThroughput } from "./raw-insert.js";
 
 /**
  * `pnpm bench fleet`: the local cluster (2 nodes + nginx + a private Redis + FerretDB, or
@@ -20,8 +21,13 @@ import {
  * only) on the same machine with the same number of devices: the baseline, and every figure of the
  * step is also given as a ratio to it. Writes bench/results/fleet.json and fleet.md.
  *
- * Flags: --steps 250,500,1000,2000,5000  --duration 30s  --ramp 15s  --nodes 2
- *        --threshold EXPR (repeatable; default obs_ack_p99<1000, errors==0)  -- <more fleet flags>
+ * After the steps, in the same run and against the same store, the store's raw `insertMany`
+ * throughput (raw-insert.ts): the highest passing step's accepted observations/s is also given as a
+ * share of it, the figure that says how much of the store the write path leaves unused.
+ *
+ * Flags: --steps 250,500,1000,2000,5000  --duration 30s  --ramp 15s  --nodes 2  --batch-size 5
+ *        --threshold EXPR (repeatable; default obs_ack_p99<1000, errors==0)  --no-raw
+ *        -- <more fleet flags>
  */
 const ROOT = resolve(new URL("../../..", import.meta.url).pathname);
 const CLI = join(ROOT, "packages/simulator/dist/cli.js");
@@ -44,6 +50,8 @@ const args = parseArgs({
     ramp: { type: "string", default: "15s" },
     nodes: { type: "string", default: "2" },
     threshold: { type: "string", multiple: true },
+    "batch-size": { type: "string", default: "5" },
+    "no-raw": { type: "boolean", default: false },
   },
   allowPositionals: true,
 });
@@ -70,6 +78,8 @@ function runFleet(url: string, devices: number, json: string, more: string[]): P
         json,
         "--progress",
         "10s",
+        "--batch-size",
+        args.values["batch-size"] as string,
         ...thresholds.flatMap((t) => ["--threshold", t]),
         "--threshold",
         `connected>=${devices}`,
@@ -112,6 +122,7 @@ async function main(): Promise<void> {
   let cluster: Cluster | undefined;
   const rows: Array<Record<string, unknown>> = [];
   let machine: Record<string, unknown> = {};
+  let raw: RawInsertResult | undefined;
   try {
     redis = await startRedisServer({ dir, output: "ignore" });
     let mongoUri = process.env.MONGODB_URI;
@@ -149,11 +160,19 @@ async function main(): Promise<void> {
         baseline: base.figures,
         ratios,
       });
-      writeResults(rows, machine);
+      writeResults(rows, machine, raw);
       if (!step.ok) {
         console.log(`\nstep ${devices} broke its thresholds: stopping here`);
         break;
       }
+    }
+    if (!args.values["no-raw"]) {
+      // The nodes stop first (finishing their aggregation rounds), so raw inserts have the store alone.
+      await cluster.stop();
+      cluster = undefined;
+      console.log("\n=== raw insertMany throughput of the same store ===");
+      raw = await rawInsertThroughput(mongoUri, Number(args.values["batch-size"]));
+      writeResults(rows, machine, raw);
     }
   } finally {
     await cluster?.stop();
@@ -164,9 +183,29 @@ async function main(): Promise<void> {
   console.log(`\n${readFileSync(join(RESULTS, "fleet.md"), "utf8")}`);
 }
 
-function writeResults(rows: Array<Record<string, unknown>>, machine: Record<string, unknown>): void {
+/** The highest passing step's accepted observations/s, and its share of the raw figure. */
+function rawSummary(rows: Array<Record<string, unknown>>, raw: RawInsertResult): string {
+  const passing = rows.filter((row) => row.ok).map((row) => row.figures as Record<string, number | null>);
+  const best = Math.max(0, ...passing.map((f) => f.obs_accepted_per_s ?? 0));
+  const tried = Object.entries(raw.byConcurrency)
+    .map(([c, v]) => `${fmt(v)}/s with ${c}`)
+    .join(", ");
+  return (
+    `Raw \`insertMany\` of ${raw.batchSize}-document batches to the same store, same run: **${fmt(raw.docsPerSecond)} documents/s** ` +
+    `(${tried} writers). Highest passing step: **${fmt(best)} observations/s accepted = ${fmt((100 * best) / raw.docsPerSecond)} %** of raw.`
+  );
+}
+
+function writeResults(
+  rows: Array<Record<string, unknown>>,
+  machine: Record<string, unknown>,
+  raw?: RawInsertResult,
+): void {
   const at = new Date().toISOString();
-  writeFileSync(join(RESULTS, "fleet.json"), `${JSON.stringify({ at, machine, thresholds, steps: rows }, null, 2)}\n`);
+  writeFileSync(
+    join(RESULTS, "fleet.json"),
+    `${JSON.stringify({ at, machine, thresholds, steps: rows, rawInsert: raw ?? null }, null, 2)}\n`,
+  );
   const cell = (f: Record<string, number | null>, r: Record<string, number | null>, key: string, digits = 0) =>
     `${fmt(f[key], digits)} (×${fmt(r[key], 2)})`;
   const lines = [
@@ -186,6 +225,7 @@ function writeResults(rows: Array<Record<string, unknown>>, machine: Record<stri
         `${cell(f, r, "rss_per_connection_kb", 1)} | ${fmt(f.generator_cpu_pct)} | ${fmt(f.generator_loop_p99_ms, 1)} |`,
     );
   }
+  if (raw !== undefined) lines.push("", rawSummary(rows, raw));
   writeFileSync(join(RESULTS, "fleet.md"), `${lines.join("\n")}\n`);
 }
 
