@@ -1,7 +1,8 @@
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MongoInstance, type RedisInstance, startFerretDB, startRedisServer, waitFor } from "@roadpulse/devstack";
-import { afterEach, describe, expect, it } from "vitest";
+import { MongoClient } from "mongodb";
+import { afterEach, describe, expect, inject, it } from "vitest";
 import { REDIS_DEGRADED_WARNING } from "../src/redis/connection.js";
 import {
   capturingLogger,
@@ -12,6 +13,8 @@ import {
   type TestNode,
   uniqueDbName,
 } from "./support/env.js";
+import { observation } from "./support/roads.js";
+import { StallProxy } from "./support/stall-proxy.js";
 
 async function health(
   url: string,
@@ -91,6 +94,60 @@ describe("graceful degradation", () => {
     const revived = await startFerretDB({ port: mongo.port, dataDir: dir, output: "ignore" });
     cleanups.push(() => revived.stop());
     await waitFor("health to report MongoDB back", async () => (await health(node.url)).status === 200, 15_000);
+  });
+
+  it("reports MongoDB down when the store answers ping but not reads, and refuses batches in time", async () => {
+    const proxy = await StallProxy.start(Number(new URL(inject("mongoBaseUri")).port));
+    cleanups.push(() => proxy.stop());
+    const uri = `mongodb://127.0.0.1:${proxy.port}/${uniqueDbName()}`;
+    const node = await startTestNode({ MONGODB_URI: uri, MONGODB_TIMEOUT_MS: "2000" });
+    cleanups.push(() => node.close());
+    const account = await register(node.url, "stall");
+    const post = (batch: unknown[]) =>
+      fetch(`${node.url}/api/observations`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          authorization: `Bearer ${account.token}`,
+          "x-device-id": "device-stall-0001",
+        },
+        body: JSON.stringify({ observations: batch }),
+      });
+    expect((await health(node.url)).status).toBe(200);
+
+    // The store keeps answering `ping` and `hello` but no read or write reaches its engine.
+    proxy.stall();
+    const down = await waitFor("health to report MongoDB down", async () => {
+      const h = await health(node.url);
+      return h.body.services.mongodb === "disconnected" ? h : undefined;
+    });
+    expect(down.status).toBe(503);
+    const stalledBatch = [observation(), observation()];
+    const started = Date.now();
+    const refused = await post(stalledBatch);
+    expect(refused.status).toBe(503);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("STORAGE_UNAVAILABLE");
+    // Bounded by MONGODB_TIMEOUT_MS (2 s): a few seconds, never a hang until nginx gives up.
+    expect(Date.now() - started).toBeLessThan(15_000);
+
+    proxy.resume();
+    await waitFor("health to report MongoDB back", async () => (await health(node.url)).status === 200, 30_000);
+    const batch = [observation(), observation()];
+    const accepted = await post(batch);
+    expect(accepted.status).toBe(200);
+    expect(await accepted.json()).toMatchObject({ accepted: 2, duplicates: 0 });
+    // Nothing of the refused batch was claimed, and a resend of it is stored.
+    const again = await post(stalledBatch);
+    expect(await again.json()).toMatchObject({ accepted: 2 });
+    const client = new MongoClient(`${inject("mongoBaseUri")}/${new URL(uri).pathname.slice(1)}`);
+    cleanups.push(() => client.close());
+    const ids = [...batch, ...stalledBatch].map((o) => o.id);
+    expect(
+      await client
+        .db()
+        .collection("observations")
+        .countDocuments({ _id: { $in: ids } as never }),
+    ).toBe(4);
   });
 
   it("runs without Redis on purpose when REDIS_URL=off", async () => {

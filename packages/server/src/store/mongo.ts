@@ -1,6 +1,10 @@
-import { type Db, MongoClient } from "mongodb";
+import { type Db, MongoClient, ObjectId } from "mongodb";
 import type { Logger } from "../log.js";
 import { ensureIndexes } from "./indexes.js";
+
+/** What the health probe reads: `users` by primary key, the read every login and handshake does. */
+const PROBE_COLLECTION = "users";
+const PROBE_ID = new ObjectId("000000000000000000000000");
 
 /**
  * The node's MongoDB connection. The driver reconnects by itself; this wrapper bounds every call,
@@ -65,13 +69,32 @@ export class MongoConnection {
 
   /** A real round trip, bounded in time; `false` on any failure. */
   async ping(timeoutMs = 1_000): Promise<boolean> {
+    return await this.#bounded(async () => (await this.db.command({ ping: 1 })).ok === 1, timeoutMs);
+  }
+
+  /**
+   * Whether the data path can be served: the indexes are in place and a read by primary key
+   * answers within `timeoutMs`. A stalled store can still answer `ping` from its protocol layer
+   * while every read of a collection waits for its storage engine; this probe waits for the
+   * engine, as every request does (`maxTimeMS` bounds it on the server too).
+   */
+  async serving(timeoutMs = 1_000): Promise<boolean> {
+    if (!this.#indexesReady) return false;
+    return await this.#bounded(async () => {
+      await this.db
+        .collection<{ _id: ObjectId }>(PROBE_COLLECTION)
+        .findOne({ _id: PROBE_ID }, { projection: { _id: 1 }, maxTimeMS: timeoutMs });
+      return true;
+    }, timeoutMs);
+  }
+
+  async #bounded(call: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
     let timer: NodeJS.Timeout | undefined;
     try {
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error("ping timed out")), timeoutMs);
+        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
       });
-      const reply = await Promise.race([this.db.command({ ping: 1 }), timeout]);
-      return reply.ok === 1;
+      return await Promise.race([call(), timeout]);
     } catch {
       return false;
     } finally {

@@ -16,13 +16,15 @@ async function timedRedisPing(ctx: NodeContext): Promise<boolean> {
 }
 
 /**
- * Reads every backing service for real (a MongoDB ping and a Redis PING, both bounded) and sums
- * them up as the Redis integration guide shows. Redis down is `degraded` but still 200: the node
+ * Reads every backing service for real and sums them up as the Redis integration guide shows:
+ * MongoDB is `connected` when its indexes are in place and a read by primary key answers within a
+ * second (what every request needs, not just a `ping`, which a stalled store still answers);
+ * Redis when a PING does. Redis down is `degraded` but still 200: the node
  * serves its own clients without it. 503 means "send traffic elsewhere": the node is shutting down,
  * Socket.IO is not accepting, or MongoDB (users, durable acks) is unreachable.
  */
 export async function readHealth(ctx: NodeContext): Promise<{ statusCode: 200 | 503; body: Health }> {
-  const [mongoUp, redisUp] = await Promise.all([ctx.mongo.ping(), timedRedisPing(ctx)]);
+  const [mongoUp, redisUp] = await Promise.all([ctx.mongo.serving(), timedRedisPing(ctx)]);
   const redis = ctx.redis.state === "disabled" ? "disabled" : redisUp ? "connected" : "disconnected";
   const services: Health["services"] = {
     mongodb: mongoUp ? "connected" : "disconnected",
