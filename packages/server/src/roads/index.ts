@@ -5,6 +5,7 @@ import { ObservationsRepository } from "../store/observations.js";
 import { RegionStatsRepository } from "../store/region-stats.js";
 import { SegmentsRepository } from "../store/segments.js";
 import { Aggregator } from "./aggregator.js";
+import { HazardClusters } from "./hazard-clusters.js";
 import { HazardTracker } from "./hazard-tracker.js";
 import { IngestService } from "./ingest.js";
 
@@ -30,7 +31,9 @@ export function roadsOf(ctx: NodeContext): Roads {
     const segmentsRepo = new SegmentsRepository(db, ctx.metrics);
     const hazardsRepo = new HazardsRepository(db, ctx.metrics);
     const regionStatsRepo = new RegionStatsRepository(db, ctx.metrics);
-    const hazards = new HazardTracker(ctx, hazardsRepo);
+    // Without Redis configured (REDIS_URL=off) hazards are clustered from MongoDB alone.
+    const clusters = ctx.redis.client === null ? null : new HazardClusters(ctx.redis.client);
+    const hazards = new HazardTracker(ctx, hazardsRepo, ctx.redis, clusters);
     const aggregator = new Aggregator(ctx, journal, observations, segmentsRepo, regionStatsRepo, hazards);
     roads = {
       ingest: new IngestService(ctx, journal, observations, aggregator),
