@@ -84,7 +84,11 @@ export class HazardTracker {
     private readonly hazards: HazardsRepository,
     private readonly redis: RedisConnection,
     private readonly clusters: HazardClusters | null,
-  ) {}
+  ) {
+    // Hazards opened during an outage join the GEO sets as soon as Redis is back, not only at the
+    // next event this node applies: another node's next event there must find them.
+    redis.on("up", () => void this.#restoreClusters());
+  }
 
   /** Joins or opens a hazard per event (oldest first); returns the hazards that changed. */
   async applyEvents(events: ObservationDoc[], now: Date): Promise<HazardDoc[]> {
