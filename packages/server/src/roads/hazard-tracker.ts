@@ -77,7 +77,7 @@ function deviceToRemember(doc: HazardDoc, device: string): string | null {
  */
 export class HazardTracker {
   /** Hazard id → hazard opened without Redis, to add to the GEO sets once Redis answers. */
-  readonly #unclustered = new Map<string, HazardDoc>();
+  readonly #unclustered = new Map<string, { type: HazardType; member: ClusterMember }>();
 
   constructor(
     private readonly ctx: NodeContext,
@@ -108,8 +108,9 @@ export class HazardTracker {
   async #applyEvent(event: HazardEvent, now: Date): Promise<HazardDoc | null> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const target = await this.#target(event, now);
-      const outcome = target.isNew ? await this.#open(target, event, now) : "joined-elsewhere";
-      if (outcome !== "joined-elsewhere") return outcome;
+      // A new id that exists already was stored by another attempt at this event: join it.
+      const opened = target.isNew ? await this.#open(target, event, now) : null;
+      if (opened !== null) return opened;
       const joined = await this.#join(target, event, now);
       if (joined !== "closed") return joined;
     }
@@ -152,8 +153,8 @@ export class HazardTracker {
     return { id: new ObjectId(assignment.id), isNew: assignment.kind === "new", current: null, unclustered: false };
   }
 
-  /** Stores a new hazard from its first report; "joined-elsewhere" when the id exists already. */
-  async #open(target: Target, event: HazardEvent, now: Date): Promise<HazardDoc | "joined-elsewhere"> {
+  /** Stores a new hazard from its first report; null when a hazard with the id exists already. */
+  async #open(target: Target, event: HazardEvent, now: Date): Promise<HazardDoc | null> {
     const cell = ngeohash.encode(event.latitude, event.longitude, HAZARD_CELL_PRECISION);
     const doc: HazardDoc = {
       _id: target.id,
@@ -174,7 +175,7 @@ export class HazardTracker {
       lastSeenAt: event.recordedAt,
       updatedAt: now,
     };
-    if (!(await this.hazards.create(doc))) return "joined-elsewhere";
+    if (!(await this.hazards.create(doc))) return null;
     this.ctx.metrics.hazardTransitions.inc({ status: "reported" });
     if (target.unclustered) this.#rememberUnclustered(doc);
     return doc;
@@ -191,7 +192,7 @@ export class HazardTracker {
       current ??= await this.hazards.findById(target.id.toHexString());
       if (current === null) {
         const opened = await this.#open(target, event, now);
-        if (opened !== "joined-elsewhere") return opened;
+        if (opened !== null) return opened;
         continue;
       }
       if (current.reportIds?.includes(event._id)) return null;
@@ -229,18 +230,21 @@ export class HazardTracker {
 
   #rememberUnclustered(doc: HazardDoc): void {
     if (this.clusters === null || this.#unclustered.size >= MAX_UNCLUSTERED) return;
-    this.#unclustered.set(doc._id.toHexString(), doc);
+    this.#unclustered.set(doc._id.toHexString(), { type: doc.type, member: member(doc) });
   }
 
   /** Adds the hazards opened while Redis was away to the GEO sets, once Redis answers again. */
   async #restoreClusters(): Promise<void> {
     if (this.clusters === null || this.#unclustered.size === 0 || !this.redis.available) return;
-    const docs = [...this.#unclustered.values()];
+    const pending = [...this.#unclustered.values()];
     try {
-      for (const type of new Set(docs.map((doc) => doc.type))) {
-        await this.clusters.restore(type, docs.filter((doc) => doc.type === type).map(member));
+      for (const type of new Set(pending.map((entry) => entry.type))) {
+        await this.clusters.restore(
+          type,
+          pending.filter((entry) => entry.type === type).map((entry) => entry.member),
+        );
       }
-      for (const doc of docs) this.#unclustered.delete(doc._id.toHexString());
+      for (const entry of pending) this.#unclustered.delete(entry.member.id);
     } catch (error) {
       this.redis.reportFailure(error);
     }
