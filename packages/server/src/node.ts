@@ -85,7 +85,9 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   app.addHook("preClose", async () => {
     ctx.state.draining = true;
     ctx.state.socketsActive = false;
-    io.disconnectSockets(true);
+    // Only this node's sockets: `io.disconnectSockets` goes through the Redis adapter to every
+    // node of the cluster, so one node stopping would disconnect every device.
+    io.local.disconnectSockets(true);
     await new Promise<void>((resolve) => io.close(() => resolve()));
   });
 

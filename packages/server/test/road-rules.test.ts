@@ -9,7 +9,9 @@ import {
   type HazardCandidate,
   type HazardFacts,
   hazardStatus,
+  MAX_REMEMBERED_REPORTS,
   matchHazard,
+  rememberReport,
 } from "../src/domain/hazard-rules.js";
 import { checkRecordedAt, utcDay } from "../src/domain/observation-rules.js";
 import { parseSegmentKey, roadAxis, segmentKey } from "../src/domain/segment-key.js";
@@ -276,5 +278,17 @@ describe("hazard rules", () => {
       const after = foldPositions(agreeing, [north(15)]);
       expect(distanceMetres(truth, centroid(after as NonNullable<typeof after>))).toBeCloseTo(10 / 5, 3);
     });
+  });
+});
+
+describe("report ids a hazard remembers (exactly-once reports)", () => {
+  const many = Array.from({ length: MAX_REMEMBERED_REPORTS }, (_, i) => `r${i}`);
+  it.each([
+    ["the first report", [], "a", ["a"]],
+    ["a new report, newest last", ["a", "b"], "c", ["a", "b", "c"]],
+    ["a report already remembered, once", ["a", "b"], "a", ["b", "a"]],
+    ["a full list, which forgets its oldest", many, "new", [...many.slice(1), "new"]],
+  ])("%s", (_, ids, id, expected) => {
+    expect(rememberReport(ids, id)).toEqual(expected);
   });
 });

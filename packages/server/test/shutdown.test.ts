@@ -1,6 +1,6 @@
 import { freePort, startNodeProcess } from "@roadpulse/devstack";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { connectDevice, register, testEnv } from "./support/env.js";
+import { connectDevice, dropDatabase, register, startTestNode, testEnv } from "./support/env.js";
 
 describe("graceful shutdown", () => {
   it("closes client sockets and exits 0 on SIGTERM", async () => {
@@ -21,5 +21,29 @@ describe("graceful shutdown", () => {
     expect(await node.service.exited).toBe(0);
     expect(await disconnected).toMatch(/io server disconnect|transport close/);
     await expect(fetch(`${node.url}/health`)).rejects.toThrow();
+  });
+
+  it("disconnects only its own sockets: devices on the other nodes stay connected", async () => {
+    const staying = await startTestNode();
+    const uri = staying.env.MONGODB_URI ?? "";
+    onTestFinished(async () => {
+      await staying.close();
+      await dropDatabase(uri);
+    });
+    const leaving = await startTestNode({ MONGODB_URI: uri });
+    const account = await register(staying.url, "neighbour");
+    const survivor = await connectDevice(staying.url, account.token);
+    onTestFinished(() => void survivor.close());
+    const disconnects: string[] = [];
+    survivor.on("disconnect", (reason) => disconnects.push(reason));
+    const leaver = await connectDevice(leaving.url, account.token);
+    const left = new Promise<string>((resolve) => leaver.once("disconnect", resolve));
+
+    await leaving.close();
+    expect(await left).toMatch(/io server disconnect|transport close/);
+    // The survivor still gets answers over its connection: it was never dropped.
+    const ack = (await survivor.timeout(10_000).emitWithAck("heartbeat", {})) as { ok: boolean };
+    expect(ack.ok).toBe(true);
+    expect(disconnects).toEqual([]);
   });
 });

@@ -26,6 +26,19 @@ export const EXPIRY_MS = 90 * 24 * 3600 * 1000;
  */
 export const MAX_REMEMBERED_DEVICES = 10;
 export const MAX_REMEMBERED_GONE_VOTES = 20;
+/**
+ * Ids of the newest reports (observation ids) a hazard remembers, so a report applied again (a
+ * round re-applied after its node died, see ingest-journal.ts) is recognised and not counted
+ * twice. A round is re-applied within minutes; a hazard gets far fewer reports than this meanwhile.
+ */
+export const MAX_REMEMBERED_REPORTS = 64;
+
+/** The report ids a hazard remembers once `id` is counted: the newest MAX_REMEMBERED_REPORTS. */
+export function rememberReport(ids: readonly string[], id: string): string[] {
+  const kept = ids.filter((known) => known !== id);
+  kept.push(id);
+  return kept.slice(-MAX_REMEMBERED_REPORTS);
+}
 
 export interface GoneVote {
   device: string;

@@ -1,6 +1,7 @@
 /**
- * The Redis key schema of sessions and presence: every key name the node reads or writes is built
- * here and nowhere else, so the schema can be reviewed (and grepped) in one place.
+ * The Redis key schema of the node (sessions, presence, hazard clusters): every key name the node
+ * reads or writes is built here and nowhere else, so the schema can be reviewed (and grepped) in
+ * one place.
  *
  * From the seed (`redis-integration-guide.md`), exact names; ops query them with redis-cli:
  *
@@ -18,10 +19,21 @@
  *                                      removes a node once its sockets are reaped)
  *   presence:reaper:lock            → random token of the node currently reaping (PX = reaper interval)
  *
+ * Hazard clustering (roads/hazard-cluster.lua): which hazard an event joins is decided in Redis,
+ * atomically, so two nodes never open two hazards for one pothole:
+ *
+ *   hazards:geo:{region}:{type}    → GEO set of the open hazard ids of a geohash-5 region and type
+ *                                    (`pothole`/`bump`) at their positions, plus `cell:{geohash7}`
+ *                                    markers for cells loaded from MongoDB (TTL = hazard expiry)
+ *   hazards:seen:{region}:{type}   → ZSET of the same hazard ids by last sighting, epoch ms: expired
+ *                                    ones are pruned from both (TTL = hazard expiry)
+ *
+ * Both are a cache of MongoDB's `hazards`: lost, they are loaded again from it cell by cell.
+ *
  * `{nodeId}` in these additions is the process's instance id: NODE_ID itself, or `NODE_ID#n` for
  * worker n of a node with WORKERS > 1, since each worker lives and dies on its own.
  *
- * The additions live under `presence:` so they can never collide with the seed's names.
+ * The additions live under `presence:` and `hazards:` so they can never collide with the seed's names.
  * Isolation (tests, several deployments on one server) is by Redis database number or server,
  * never by renaming: the seed's monitoring commands must work as written.
  */
@@ -47,6 +59,8 @@ export const Keys = {
   nodeSockets: (nodeId: string) => fill(KeyTemplates.nodeSockets, nodeId),
   nodes: "presence:nodes",
   reaperLock: "presence:reaper:lock",
+  hazardGeo: (region: string, type: string) => `hazards:geo:${region}:${type}`,
+  hazardSeen: (region: string, type: string) => `hazards:seen:${region}:${type}`,
 } as const;
 
 /** TTLs in seconds, from the configuration. */

@@ -1,27 +1,63 @@
 import { ErrorCodes, type HazardSummary } from "@roadpulse/protocol";
+import { ObjectId } from "mongodb";
 import ngeohash from "ngeohash";
 import type { NodeContext } from "../context.js";
 import {
-  centroid,
-  clippedReport,
   EXPIRY_MS,
   type HazardCandidate,
+  type HazardType,
   hazardStatus,
+  isFinal,
   MAX_REMEMBERED_DEVICES,
   MAX_REMEMBERED_GONE_VOTES,
   matchHazard,
 } from "../domain/hazard-rules.js";
 import { ApiError } from "../http/errors.js";
-import { type HazardDoc, type HazardsRepository, positionSums } from "../store/hazards.js";
+import type { RedisConnection } from "../redis/connection.js";
+import type { HazardDoc, HazardsRepository } from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
+import {
+  type Assignment,
+  type ClusterMember,
+  clusterArea,
+  HAZARD_CELL_PRECISION,
+  type HazardClusters,
+} from "./hazard-clusters.js";
 import { publishHazard } from "./live.js";
 import { hazardFacts, hazardSummary } from "./summaries.js";
 
-/** geohash-7 cells are ~150 m wide: a cell and its neighbours surely hold every hazard within 15 m. */
-const HAZARD_CELL_PRECISION = 7;
+/**
+ * Attempts at one event before its round fails (the journal keeps it for a later round). Each
+ * retry follows a real change: another node counted a report on the same hazard first, or the
+ * hazard closed, and both settle within a couple of attempts.
+ */
+const MAX_ATTEMPTS = 8;
+/** Hazards opened while Redis was away, remembered (bounded) until they are in the GEO sets. */
+const MAX_UNCLUSTERED = 10_000;
+
+type HazardEvent = ObservationDoc & { event: HazardType };
+
+/** Where an event goes: a hazard to join (as read, when read already) or a new one with this id. */
+interface Target {
+  id: ObjectId;
+  isNew: boolean;
+  current: HazardDoc | null;
+  /** Chosen without Redis: the hazard is not in the GEO sets yet. */
+  unclustered: boolean;
+}
 
 function candidate(doc: HazardDoc): HazardCandidate {
   return { id: doc._id.toHexString(), ...hazardFacts(doc) };
+}
+
+function member(doc: HazardDoc): ClusterMember {
+  return {
+    id: doc._id.toHexString(),
+    cell: doc.cell,
+    latitude: doc.latitude,
+    longitude: doc.longitude,
+    lastSeenAt: doc.lastSeenAt,
+  };
 }
 
 /** Remembers a device while the hazard's list has room (the rules never need more). */
@@ -32,57 +68,186 @@ function deviceToRemember(doc: HazardDoc, device: string): string | null {
 /**
  * Applies hazard events and votes: the rules come from domain/hazard-rules.ts, this class reads and
  * writes the `hazards` collection and announces every change with `hazard:updated`.
+ *
+ * Which hazard an event joins is decided in Redis (hazard-clusters.ts), atomically across nodes,
+ * so two nodes given the first reports of one pothole at once open one hazard. Without Redis it is
+ * decided from MongoDB alone, as before: correct on one node, and nodes racing may then open two.
+ * Either way a report counts once: the hazard remembers the ids of its newest reports and the one
+ * update that counts a report requires its id absent (a re-applied round changes nothing).
  */
 export class HazardTracker {
+  /** Hazard id → hazard opened without Redis, to add to the GEO sets once Redis answers. */
+  readonly #unclustered = new Map<string, { type: HazardType; member: ClusterMember }>();
+
   constructor(
     private readonly ctx: NodeContext,
     private readonly hazards: HazardsRepository,
-  ) {}
+    private readonly redis: RedisConnection,
+    private readonly clusters: HazardClusters | null,
+  ) {
+    // Hazards opened during an outage join the GEO sets as soon as Redis is back, not only at the
+    // next event this node applies: another node's next event there must find them.
+    redis.on("up", () => void this.#restoreClusters());
+  }
 
   /** Joins or opens a hazard per event (oldest first); returns the hazards that changed. */
   async applyEvents(events: ObservationDoc[], now: Date): Promise<HazardDoc[]> {
     const changed = new Map<string, HazardDoc>();
+    await this.#restoreClusters();
     for (const event of events) {
       if (event.event === undefined) continue;
-      const cell = ngeohash.encode(event.latitude, event.longitude, HAZARD_CELL_PRECISION);
-      const nearby = await this.hazards.openNear(event.event, [cell, ...ngeohash.neighbors(cell)]);
-      const match = matchHazard(event, event.event, nearby.map(candidate), now);
-      let doc: HazardDoc;
-      if (match !== null) {
-        const current = nearby.find((h) => h._id.toHexString() === match.id) as HazardDoc;
-        // The report counts towards the position clipped to the centroid so far (hazard-rules.ts).
-        const counted = clippedReport(centroid(positionSums(current)), event);
-        doc = await this.hazards.addSighting(
-          current,
-          deviceToRemember(current, event.deviceId),
-          event.recordedAt,
-          counted,
-          now,
-        );
-      } else {
-        doc = await this.hazards.create({
-          type: event.event,
-          latitude: event.latitude,
-          longitude: event.longitude,
-          sumLatitude: event.latitude,
-          sumLongitude: event.longitude,
-          positions: 1,
-          cell,
-          region: ngeohash.encode(event.latitude, event.longitude, 5),
-          status: "reported",
-          devices: [event.deviceId],
-          reports: 1,
-          goneVotes: [],
-          firstReportedAt: event.recordedAt,
-          lastSeenAt: event.recordedAt,
-          updatedAt: now,
-        });
-        this.ctx.metrics.hazardTransitions.inc({ status: "reported" });
-      }
+      let doc = await this.#applyEvent(event as HazardEvent, now);
+      if (doc === null) continue;
       doc = await this.#settle(doc, now);
       changed.set(doc._id.toHexString(), doc);
     }
     return [...changed.values()];
+  }
+
+  /** The hazard the event now counts towards, or null when it counted already (nothing changed). */
+  async #applyEvent(event: HazardEvent, now: Date): Promise<HazardDoc | null> {
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const target = await this.#target(event, now);
+      // A new id that exists already was stored by another attempt at this event: join it.
+      const opened = target.isNew ? await this.#open(target, event, now) : null;
+      if (opened !== null) return opened;
+      const joined = await this.#join(target, event, now);
+      if (joined !== "closed") return joined;
+    }
+    throw new Error(`hazard event ${event._id} found no stable hazard in ${MAX_ATTEMPTS} attempts`);
+  }
+
+  /** Redis decides when it answers; MongoDB alone otherwise. */
+  async #target(event: HazardEvent, now: Date): Promise<Target> {
+    if (this.clusters !== null && this.redis.available) {
+      try {
+        return await this.#targetFromRedis(this.clusters, event, now);
+      } catch (error) {
+        this.redis.reportFailure(error);
+        this.ctx.log.warn({ err: error }, "hazard clustering without Redis for this event");
+      }
+    }
+    const nearby = await this.hazards.openNear(event.event, clusterArea(event).cells);
+    const match = matchHazard(event, event.event, nearby.map(candidate), now);
+    if (match === null) return { id: new ObjectId(), isNew: true, current: null, unclustered: true };
+    const current = nearby.find((h) => h._id.toHexString() === match.id) as HazardDoc;
+    return { id: current._id, isNew: false, current, unclustered: true };
+  }
+
+  async #targetFromRedis(clusters: HazardClusters, event: HazardEvent, now: Date): Promise<Target> {
+    const request = {
+      type: event.event,
+      point: event,
+      newId: new ObjectId().toHexString(),
+      seenAt: event.recordedAt,
+      now,
+    };
+    let assignment: Assignment = await clusters.assign({ ...request, seeds: null });
+    if (assignment.kind === "seed") {
+      // The GEO sets do not know these cells (first use, or Redis lost them): load them from MongoDB.
+      const open = await this.hazards.openNear(event.event, clusterArea(event).cells);
+      const seeds = open.filter((doc) => !isFinal(hazardStatus(hazardFacts(doc), now))).map(member);
+      assignment = await clusters.assign({ ...request, seeds });
+      if (assignment.kind === "seed") throw new Error("the hazard cluster script asked for seeds it was given");
+    }
+    return { id: new ObjectId(assignment.id), isNew: assignment.kind === "new", current: null, unclustered: false };
+  }
+
+  /** Stores a new hazard from its first report; null when a hazard with the id exists already. */
+  async #open(target: Target, event: HazardEvent, now: Date): Promise<HazardDoc | null> {
+    const cell = ngeohash.encode(event.latitude, event.longitude, HAZARD_CELL_PRECISION);
+    const doc: HazardDoc = {
+      _id: target.id,
+      type: event.event,
+      latitude: event.latitude,
+      longitude: event.longitude,
+      sumLatitude: event.latitude,
+      sumLongitude: event.longitude,
+      positions: 1,
+      cell,
+      region: ngeohash.encode(event.latitude, event.longitude, 5),
+      status: "reported",
+      devices: [event.deviceId],
+      reports: 1,
+      reportIds: [event._id],
+      goneVotes: [],
+      firstReportedAt: event.recordedAt,
+      lastSeenAt: event.recordedAt,
+      updatedAt: now,
+    };
+    if (!(await this.hazards.create(doc))) return null;
+    this.ctx.metrics.hazardTransitions.inc({ status: "reported" });
+    if (target.unclustered) this.#rememberUnclustered(doc);
+    return doc;
+  }
+
+  /**
+   * Counts the report on the target hazard; null when it counted already, "closed" when the
+   * hazard is fixed or expired (the event then needs another). A hazard Redis knows but MongoDB
+   * does not yet (its first report is being stored, or its node died first) is stored here.
+   */
+  async #join(target: Target, event: HazardEvent, now: Date): Promise<HazardDoc | null | "closed"> {
+    let current = target.current;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      current ??= await this.hazards.findById(target.id.toHexString());
+      if (current === null) {
+        const opened = await this.#open(target, event, now);
+        if (opened !== null) return opened;
+        continue;
+      }
+      if (current.reportIds?.includes(event._id)) return null;
+      if (isFinal(hazardStatus(hazardFacts(current), now))) {
+        await this.#settle(current, now);
+        await this.#forgetCluster(current);
+        return "closed";
+      }
+      const report = {
+        id: event._id,
+        device: deviceToRemember(current, event.deviceId),
+        at: event.recordedAt,
+        latitude: event.latitude,
+        longitude: event.longitude,
+      };
+      const updated = await this.hazards.addReport(current, report, now);
+      if (updated !== null) {
+        if (!target.unclustered) await this.#updateCluster(updated);
+        return updated;
+      }
+      current = null;
+    }
+    throw new Error(`hazard ${target.id.toHexString()} kept changing under event ${event._id}`);
+  }
+
+  /** Moves the hazard's GEO member to its new centroid; a miss only costs precision, not a hazard. */
+  async #updateCluster(doc: HazardDoc): Promise<void> {
+    if (this.clusters === null || !this.redis.available) return;
+    try {
+      await this.clusters.update(doc.type, member(doc));
+    } catch (error) {
+      this.redis.reportFailure(error);
+    }
+  }
+
+  #rememberUnclustered(doc: HazardDoc): void {
+    if (this.clusters === null || this.#unclustered.size >= MAX_UNCLUSTERED) return;
+    this.#unclustered.set(doc._id.toHexString(), { type: doc.type, member: member(doc) });
+  }
+
+  /** Adds the hazards opened while Redis was away to the GEO sets, once Redis answers again. */
+  async #restoreClusters(): Promise<void> {
+    if (this.clusters === null || this.#unclustered.size === 0 || !this.redis.available) return;
+    const pending = [...this.#unclustered.values()];
+    try {
+      for (const type of new Set(pending.map((entry) => entry.type))) {
+        await this.clusters.restore(
+          type,
+          pending.filter((entry) => entry.type === type).map((entry) => entry.member),
+        );
+      }
+      for (const entry of pending) this.#unclustered.delete(entry.member.id);
+    } catch (error) {
+      this.redis.reportFailure(error);
+    }
   }
 
   /** `hazard:vote`: "still there" is a sighting, "gone" a vote towards `fixed`. */
@@ -97,7 +262,8 @@ export class HazardTracker {
       return summary;
     }
     if (stillThere) {
-      doc = await this.hazards.addSighting(doc, deviceToRemember(doc, device), now, null, now);
+      doc = await this.hazards.addSighting(doc._id, deviceToRemember(doc, device), now, now);
+      await this.#updateCluster(doc);
     } else if (doc.goneVotes.length < MAX_REMEMBERED_GONE_VOTES) {
       doc = await this.hazards.addGoneVote(doc._id, { device, at: now }, now);
     }
@@ -129,6 +295,18 @@ export class HazardTracker {
     if (await this.hazards.transition(doc._id, doc.status, status, now)) {
       this.ctx.metrics.hazardTransitions.inc({ status });
     }
+    if (isFinal(status)) await this.#forgetCluster(doc);
     return { ...doc, status };
+  }
+
+  /** A closed hazard leaves the GEO sets (expired ones would also be pruned there in time). */
+  async #forgetCluster(doc: HazardDoc): Promise<void> {
+    this.#unclustered.delete(doc._id.toHexString());
+    if (this.clusters === null || !this.redis.available) return;
+    try {
+      await this.clusters.forget(doc.type, member(doc));
+    } catch (error) {
+      this.redis.reportFailure(error);
+    }
   }
 }

@@ -6,6 +6,7 @@ import { RegionStatsRepository } from "../store/region-stats.js";
 import { SegmentsRepository } from "../store/segments.js";
 import { Aggregator } from "./aggregator.js";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit } from "./group-commit.js";
+import { HazardClusters } from "./hazard-clusters.js";
 import { HazardTracker } from "./hazard-tracker.js";
 import { IngestService } from "./ingest.js";
 
@@ -31,7 +32,9 @@ export function roadsOf(ctx: NodeContext): Roads {
     const segmentsRepo = new SegmentsRepository(db, ctx.metrics);
     const hazardsRepo = new HazardsRepository(db, ctx.metrics);
     const regionStatsRepo = new RegionStatsRepository(db, ctx.metrics);
-    const hazards = new HazardTracker(ctx, hazardsRepo);
+    // Without Redis configured (REDIS_URL=off) hazards are clustered from MongoDB alone.
+    const clusters = ctx.redis.client === null ? null : new HazardClusters(ctx.redis.client);
+    const hazards = new HazardTracker(ctx, hazardsRepo, ctx.redis, clusters);
     const aggregator = new Aggregator(ctx, journal, observations, segmentsRepo, regionStatsRepo, hazards);
     const commits = new GroupCommit(
       journal,

@@ -2,13 +2,15 @@ import { type Collection, type Db, type Filter, ObjectId } from "mongodb";
 import type { Point } from "../domain/distance.js";
 import {
   centroid,
+  foldPositions,
   type GoneVote,
   type HazardStatus,
   type HazardType,
   type PositionSums,
+  rememberReport,
 } from "../domain/hazard-rules.js";
 import type { Metrics } from "../metrics/registry.js";
-import { DURABLE, timedWrite } from "./durability.js";
+import { DUPLICATE_KEY, DURABLE, timedWrite } from "./durability.js";
 import type { SegmentRange } from "./segments.js";
 
 /** `hazards`: one document per pothole/bump cluster (rules in domain/hazard-rules.ts). */
@@ -29,6 +31,8 @@ export interface HazardDoc {
   status: HazardStatus;
   devices: string[];
   reports: number;
+  /** Ids of the newest reports counted (see MAX_REMEMBERED_REPORTS); absent on older hazards. */
+  reportIds?: string[];
   goneVotes: GoneVote[];
   firstReportedAt: Date;
   lastSeenAt: Date;
@@ -45,6 +49,15 @@ export function positionSums(doc: HazardDoc): PositionSums {
   return { sumLatitude: doc.latitude, sumLongitude: doc.longitude, positions: 1 };
 }
 export const OPEN_STATUSES: HazardStatus[] = ["reported", "confirmed"];
+
+/** One pothole/bump report as it counts towards a hazard. */
+export interface HazardReport extends Point {
+  /** The observation's id: a hazard counts each one once. */
+  id: string;
+  /** The reporting device, or null when the hazard's device list is full. */
+  device: string | null;
+  at: Date;
+}
 
 export class HazardsRepository {
   readonly #collection: Collection<HazardDoc>;
@@ -63,65 +76,81 @@ export class HazardsRepository {
       .toArray();
   }
 
-  async create(doc: Omit<HazardDoc, "_id">): Promise<HazardDoc> {
-    const stored: HazardDoc = { _id: new ObjectId(), ...doc };
-    await timedWrite(this.metrics, HAZARDS, () => this.#collection.insertOne(stored, { writeConcern: DURABLE }));
-    return stored;
+  /**
+   * Stores a new hazard under the id its first report was given. False when a hazard with that id
+   * exists already: another node (or an earlier attempt at the same round) stored it first.
+   */
+  async create(doc: HazardDoc): Promise<boolean> {
+    try {
+      await timedWrite(this.metrics, HAZARDS, () => this.#collection.insertOne(doc, { writeConcern: DURABLE }));
+      return true;
+    } catch (error) {
+      if ((error as { code?: unknown }).code === DUPLICATE_KEY) return false;
+      throw error;
+    }
   }
 
   /**
-   * A report or "still there" vote: one more sighting, by a device remembered while there is room.
-   * A report also adds its (clipped) position to the sums; the stored centroid then follows them,
-   * written only while no later report has moved the sums on, so the last one wins.
+   * Counts one report, in one update statement, and returns the hazard as stored; null when the
+   * hazard is not as read (another report came first, it closed, it is gone, or it already counts
+   * this report): the caller reads it again. The position sums, centroid and report ids are
+   * computed from `current`, so the filter requires that nothing counted a report since (`reports`
+   * unchanged) and that this report is not among those counted (`reportIds`).
    */
-  async addSighting(
-    current: HazardDoc,
-    device: string | null,
-    at: Date,
-    report: Point | null,
-    now: Date,
-  ): Promise<HazardDoc> {
-    const id = current._id;
-    // A hazard stored before position sums existed gets them set from its one known position.
-    const legacy = report !== null && current.positions === undefined;
-    const base = positionSums(current);
+  async addReport(current: HazardDoc, report: HazardReport, now: Date): Promise<HazardDoc | null> {
+    const sums = foldPositions(positionSums(current), [report]) as PositionSums;
+    const position = centroid(sums);
+    const reportIds = rememberReport(current.reportIds ?? [], report.id);
+    const result = await timedWrite(this.metrics, HAZARDS, () =>
+      this.#collection.updateOne(
+        {
+          _id: current._id,
+          reports: current.reports,
+          status: { $in: OPEN_STATUSES },
+          reportIds: { $ne: report.id },
+        },
+        {
+          $set: { ...sums, ...position, reportIds, updatedAt: now },
+          $inc: { reports: 1 },
+          $max: { lastSeenAt: report.at },
+          ...(report.device === null ? {} : { $addToSet: { devices: report.device } }),
+        },
+        { writeConcern: DURABLE },
+      ),
+    );
+    if (result.matchedCount === 0) return null;
+    const devices =
+      report.device === null || current.devices.includes(report.device)
+        ? current.devices
+        : [...current.devices, report.device];
+    const lastSeenAt = report.at > current.lastSeenAt ? report.at : current.lastSeenAt;
+    return {
+      ...current,
+      ...sums,
+      ...position,
+      reportIds,
+      devices,
+      lastSeenAt,
+      reports: current.reports + 1,
+      updatedAt: now,
+    };
+  }
+
+  /** A "still there" vote: one more sighting, by a device remembered while there is room. */
+  async addSighting(id: ObjectId, device: string | null, at: Date, now: Date): Promise<HazardDoc> {
     const updated = await timedWrite(this.metrics, HAZARDS, () =>
       this.#collection.findOneAndUpdate(
         { _id: id },
         {
-          $inc: {
-            reports: report === null ? 0 : 1,
-            ...(report === null || legacy
-              ? {}
-              : { sumLatitude: report.latitude, sumLongitude: report.longitude, positions: 1 }),
-          },
           $max: { lastSeenAt: at },
-          $set: {
-            updatedAt: now,
-            ...(legacy && report !== null
-              ? {
-                  sumLatitude: base.sumLatitude + report.latitude,
-                  sumLongitude: base.sumLongitude + report.longitude,
-                  positions: base.positions + 1,
-                }
-              : {}),
-          },
+          $set: { updatedAt: now },
           ...(device === null ? {} : { $addToSet: { devices: device } }),
         },
         { returnDocument: "after", writeConcern: DURABLE },
       ),
     );
     if (updated === null) throw new Error(`hazard ${id.toHexString()} vanished`);
-    if (report === null) return updated;
-    const position = centroid(positionSums(updated));
-    await timedWrite(this.metrics, HAZARDS, () =>
-      this.#collection.updateOne(
-        { _id: id, positions: updated.positions },
-        { $set: position },
-        { writeConcern: DURABLE },
-      ),
-    );
-    return { ...updated, ...position };
+    return updated;
   }
 
   async addGoneVote(id: ObjectId, vote: GoneVote, now: Date): Promise<HazardDoc> {

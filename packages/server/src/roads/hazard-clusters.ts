@@ -1,0 +1,153 @@
+import { readFileSync } from "node:fs";
+import type { Redis } from "ioredis";
+import ngeohash from "ngeohash";
+import type { Point } from "../domain/distance.js";
+import { EXPIRY_MS, type HazardType, JOIN_RADIUS_METRES } from "../domain/hazard-rules.js";
+import { Keys } from "../presence/keys.js";
+
+/** geohash-7 cells are ~150 m wide: a cell and its neighbours surely hold every hazard within 15 m. */
+export const HAZARD_CELL_PRECISION = 7;
+/** The GEO sets are per geohash-5 region (~5 km): a cell's region is its 5-character prefix. */
+const CLUSTER_REGION_PRECISION = 5;
+/** Marker members of a GEO set: `cell:<geohash7>` says the cell's open hazards were loaded. */
+const MARKER_PREFIX = "cell:";
+/** Keys outlive the last hazard they hold by a day: every member expires before its key does. */
+const KEY_TTL_SECONDS = Math.ceil(EXPIRY_MS / 1000) + 24 * 3600;
+/** Expired members removed per region and call, so one call's work stays small. */
+const PRUNE_LIMIT = 32;
+
+const ASSIGN_SCRIPT = readFileSync(new URL("./hazard-cluster.lua", import.meta.url), "utf8");
+
+/** The cells and regions one event's neighbourhood spans (the MongoDB fallback reads the same cells). */
+export interface ClusterArea {
+  /** The event's geohash-7 cell, then its 8 neighbours. */
+  cells: string[];
+  /** The distinct geohash-5 regions of those cells, the event's own first (1, 2 or 4 of them). */
+  regions: string[];
+}
+
+export function clusterArea(point: Point): ClusterArea {
+  const cell = ngeohash.encode(point.latitude, point.longitude, HAZARD_CELL_PRECISION);
+  const cells = [cell, ...ngeohash.neighbors(cell)];
+  const regions = [...new Set(cells.map(regionOfCell))];
+  return { cells, regions };
+}
+
+export function regionOfCell(cell: string): string {
+  return cell.slice(0, CLUSTER_REGION_PRECISION);
+}
+
+/** A hazard as the GEO sets know it: id, position, region (of its `cell`) and last sighting. */
+export interface ClusterMember extends Point {
+  id: string;
+  cell: string;
+  lastSeenAt: Date;
+}
+
+export type Assignment = { kind: "new" | "match"; id: string } | { kind: "seed" };
+
+export interface AssignRequest {
+  type: HazardType;
+  point: Point;
+  /** The id the event's hazard gets when it opens one. */
+  newId: string;
+  seenAt: Date;
+  now: Date;
+  /** The open hazards MongoDB holds in the area's cells, or null when not loaded. */
+  seeds: ClusterMember[] | null;
+}
+
+/** KEYS and ARGV of hazard-cluster.lua for one event (contract at the top of the script). */
+export function assignArgs(request: AssignRequest): { keys: string[]; args: Array<string | number> } {
+  const { type, point } = request;
+  const area = clusterArea(point);
+  const index = (cell: string) => area.regions.indexOf(regionOfCell(cell)) + 1;
+  const keys = [
+    ...area.regions.map((region) => Keys.hazardGeo(region, type)),
+    ...area.regions.map((region) => Keys.hazardSeen(region, type)),
+  ];
+  const args: Array<string | number> = [
+    area.regions.length,
+    point.longitude,
+    point.latitude,
+    JOIN_RADIUS_METRES,
+    request.newId,
+    request.seenAt.getTime(),
+    request.now.getTime() - EXPIRY_MS,
+    KEY_TTL_SECONDS,
+    PRUNE_LIMIT,
+    request.seeds === null ? 0 : 1,
+    area.cells.length,
+  ];
+  for (const cell of area.cells) {
+    const centre = ngeohash.decode(cell);
+    args.push(index(cell), `${MARKER_PREFIX}${cell}`, centre.longitude, centre.latitude);
+  }
+  for (const seed of request.seeds ?? []) {
+    // A seed from outside the area (its cell query said otherwise) would have no key here.
+    if (index(seed.cell) === 0) continue;
+    args.push(index(seed.cell), seed.id, seed.longitude, seed.latitude, seed.lastSeenAt.getTime());
+  }
+  return { keys, args };
+}
+
+interface AssignCommand {
+  roadpulseAssignHazard(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<string[]>;
+}
+
+/**
+ * Redis's side of hazard clustering: the GEO sets that decide, atomically, which hazard an event
+ * joins (hazard-cluster.lua), kept in step with MongoDB as hazards move, are seen or close.
+ * Every method rejects when Redis fails; the tracker then falls back to MongoDB alone.
+ */
+export class HazardClusters {
+  constructor(private readonly redis: Redis) {
+    // ioredis runs it by EVALSHA and sends the source again after a Redis restart (NOSCRIPT).
+    redis.defineCommand("roadpulseAssignHazard", { lua: ASSIGN_SCRIPT });
+  }
+
+  async assign(request: AssignRequest): Promise<Assignment> {
+    const { keys, args } = assignArgs(request);
+    const reply = await (this.redis as Redis & AssignCommand).roadpulseAssignHazard(keys.length, ...keys, ...args);
+    const [kind, id] = reply;
+    if (kind === "seed") return { kind };
+    if ((kind === "new" || kind === "match") && typeof id === "string") return { kind, id };
+    throw new Error(`unexpected reply from the hazard cluster script: ${JSON.stringify(reply)}`);
+  }
+
+  /** A hazard's position moved (its centroid) or it was seen again: only members still present. */
+  async update(type: HazardType, member: ClusterMember): Promise<void> {
+    const region = regionOfCell(member.cell);
+    await this.redis
+      .multi()
+      .geoadd(Keys.hazardGeo(region, type), "XX", member.longitude, member.latitude, member.id)
+      .zadd(Keys.hazardSeen(region, type), "XX", "GT", member.lastSeenAt.getTime(), member.id)
+      .exec();
+  }
+
+  /**
+   * Adds hazards opened while Redis was away (they are in MongoDB only, and the cells' markers may
+   * still say the sets are complete). Never moves a member already there.
+   */
+  async restore(type: HazardType, members: ClusterMember[]): Promise<void> {
+    const multi = this.redis.multi();
+    for (const member of members) {
+      const region = regionOfCell(member.cell);
+      multi.geoadd(Keys.hazardGeo(region, type), "NX", member.longitude, member.latitude, member.id);
+      multi.zadd(Keys.hazardSeen(region, type), "GT", member.lastSeenAt.getTime(), member.id);
+      multi.expire(Keys.hazardGeo(region, type), KEY_TTL_SECONDS);
+      multi.expire(Keys.hazardSeen(region, type), KEY_TTL_SECONDS);
+    }
+    await multi.exec();
+  }
+
+  /** A hazard became fixed or expired: no event may join it any more. */
+  async forget(type: HazardType, member: Pick<ClusterMember, "id" | "cell">): Promise<void> {
+    const region = regionOfCell(member.cell);
+    await this.redis
+      .multi()
+      .zrem(Keys.hazardGeo(region, type), member.id)
+      .zrem(Keys.hazardSeen(region, type), member.id)
+      .exec();
+  }
+}
