@@ -1,5 +1,5 @@
 import { readFileSync } from "node:fs";
-import type { Redis } from "ioredis";
+import type { ChainableCommander, Redis } from "ioredis";
 import ngeohash from "ngeohash";
 import type { Point } from "../domain/distance.js";
 import { EXPIRY_MS, type HazardType, JOIN_RADIUS_METRES } from "../domain/hazard-rules.js";
@@ -91,6 +91,14 @@ export function assignArgs(request: AssignRequest): { keys: string[]; args: Arra
   return { keys, args };
 }
 
+/** Runs a MULTI and fails if any of its commands failed (ioredis reports those per command). */
+async function execAll(multi: ChainableCommander): Promise<void> {
+  const results = await multi.exec();
+  if (results === null) throw new Error("Redis MULTI aborted");
+  const failed = results.find(([error]) => error !== null);
+  if (failed) throw failed[0];
+}
+
 interface AssignCommand {
   roadpulseAssignHazard(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<string[]>;
 }
@@ -118,11 +126,12 @@ export class HazardClusters {
   /** A hazard's position moved (its centroid) or it was seen again: only members still present. */
   async update(type: HazardType, member: ClusterMember): Promise<void> {
     const region = regionOfCell(member.cell);
-    await this.redis
-      .multi()
-      .geoadd(Keys.hazardGeo(region, type), "XX", member.longitude, member.latitude, member.id)
-      .zadd(Keys.hazardSeen(region, type), "XX", "GT", member.lastSeenAt.getTime(), member.id)
-      .exec();
+    await execAll(
+      this.redis
+        .multi()
+        .geoadd(Keys.hazardGeo(region, type), "XX", member.longitude, member.latitude, member.id)
+        .zadd(Keys.hazardSeen(region, type), "XX", "GT", member.lastSeenAt.getTime(), member.id),
+    );
   }
 
   /**
@@ -138,16 +147,14 @@ export class HazardClusters {
       multi.expire(Keys.hazardGeo(region, type), KEY_TTL_SECONDS);
       multi.expire(Keys.hazardSeen(region, type), KEY_TTL_SECONDS);
     }
-    await multi.exec();
+    await execAll(multi);
   }
 
   /** A hazard became fixed or expired: no event may join it any more. */
   async forget(type: HazardType, member: Pick<ClusterMember, "id" | "cell">): Promise<void> {
     const region = regionOfCell(member.cell);
-    await this.redis
-      .multi()
-      .zrem(Keys.hazardGeo(region, type), member.id)
-      .zrem(Keys.hazardSeen(region, type), member.id)
-      .exec();
+    await execAll(
+      this.redis.multi().zrem(Keys.hazardGeo(region, type), member.id).zrem(Keys.hazardSeen(region, type), member.id),
+    );
   }
 }
