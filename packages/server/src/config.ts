@@ -23,6 +23,8 @@ export interface Config {
   mongodbDbName: string;
   /** Deadline of each MongoDB call: waiting for a pooled connection, and waiting for the answer. */
   mongodbTimeoutMs: number;
+  /** Aggregate rounds start at most this often per node (docs/road-aggregates.md). */
+  aggregateFlushMs: number;
   jwtSecret: string;
   /** Bearer token of the ML pipeline (`POST /api/ml/*`); `null` disables those routes. */
   mlServiceToken: string | null;
@@ -199,6 +201,7 @@ export function loadConfig(env: Env = process.env): Config {
     mongodbUri: uri,
     mongodbDbName: dbName,
     mongodbTimeoutMs: integer(env, "MONGODB_TIMEOUT_MS", 10_000, 500, 300_000),
+    aggregateFlushMs: integer(env, "AGGREGATE_FLUSH_MS", 1_000, 50, 10_000),
     jwtSecret,
     mlServiceToken,
     sessionTtlSeconds,

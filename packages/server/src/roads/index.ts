@@ -1,4 +1,5 @@
 import type { NodeContext } from "../context.js";
+import { AggregateLanes } from "../store/aggregate-lanes.js";
 import { HazardsRepository } from "../store/hazards.js";
 import { IngestJournal } from "../store/ingest-journal.js";
 import { ObservationsRepository } from "../store/observations.js";
@@ -25,13 +26,15 @@ export function roadsOf(ctx: NodeContext): Roads {
   let roads = perNode.get(ctx);
   if (roads === undefined) {
     const db = ctx.mongo.db;
-    const journal = new IngestJournal(db, ctx.metrics, ctx.config.nodeId);
+    const readTimeoutMs = ctx.config.mongodbTimeoutMs;
+    const journal = new IngestJournal(db, ctx.metrics, ctx.config.instanceId, readTimeoutMs);
+    const lanes = new AggregateLanes(db, ctx.metrics, ctx.config.instanceId, readTimeoutMs);
     const observations = new ObservationsRepository(db, ctx.metrics);
     const segmentsRepo = new SegmentsRepository(db, ctx.metrics);
     const hazardsRepo = new HazardsRepository(db, ctx.metrics);
     const regionStatsRepo = new RegionStatsRepository(db, ctx.metrics);
     const hazards = new HazardTracker(ctx, hazardsRepo);
-    const aggregator = new Aggregator(ctx, journal, observations, segmentsRepo, regionStatsRepo, hazards);
+    const aggregator = new Aggregator(ctx, journal, lanes, observations, segmentsRepo, regionStatsRepo, hazards);
     roads = {
       ingest: new IngestService(ctx, journal, observations, aggregator),
       aggregator,
