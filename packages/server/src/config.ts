@@ -25,6 +25,11 @@ export interface Config {
   mongodbTimeoutMs: number;
   /** Aggregate rounds start at most this often per node (docs/road-aggregates.md). */
   aggregateFlushMs: number;
+  /**
+   * TEST ONLY (`AGGREGATE_TEST_CRASH_AT`): the process SIGKILLs itself at this step of its
+   * aggregate folds (docs/road-aggregates.md), to prove crash recovery. Null in normal use.
+   */
+  aggregateTestCrashAt: number | null;
   jwtSecret: string;
   /** Bearer token of the ML pipeline (`POST /api/ml/*`); `null` disables those routes. */
   mlServiceToken: string | null;
@@ -172,6 +177,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("ML_SERVICE_TOKEN", "must be at least 16 characters");
   }
   const { uri, dbName } = mongodb(env);
+  if (nodeEnv === "production" && read(env, "AGGREGATE_TEST_CRASH_AT") !== undefined) {
+    throw new ConfigError("AGGREGATE_TEST_CRASH_AT", "is a test hook that kills the node; never set it in production");
+  }
 
   const sessionTtlSeconds = integer(env, "SESSION_TTL_SECONDS", 3600, 10, 7 * 24 * 3600);
   const heartbeatTtlSeconds = integer(env, "HEARTBEAT_TTL_SECONDS", 300, 5, 24 * 3600);
@@ -202,6 +210,10 @@ export function loadConfig(env: Env = process.env): Config {
     mongodbDbName: dbName,
     mongodbTimeoutMs: integer(env, "MONGODB_TIMEOUT_MS", 10_000, 500, 300_000),
     aggregateFlushMs: integer(env, "AGGREGATE_FLUSH_MS", 1_000, 50, 10_000),
+    aggregateTestCrashAt:
+      read(env, "AGGREGATE_TEST_CRASH_AT") === undefined
+        ? null
+        : integer(env, "AGGREGATE_TEST_CRASH_AT", 1, 1, 1_000_000),
     jwtSecret,
     mlServiceToken,
     sessionTtlSeconds,

@@ -18,6 +18,11 @@
  *                                      removes a node once its sockets are reaped)
  *   presence:reaper:lock            → random token of the node currently reaping (PX = reaper interval)
  *
+ * And one for road aggregates (roads/fold-lock.ts):
+ *
+ *   roads:fold:lock                 → random token of the aggregator writing folds now (PX, extended
+ *                                      while held)
+ *
  * `{nodeId}` in these additions is the process's instance id: NODE_ID itself, or `NODE_ID#n` for
  * worker n of a node with WORKERS > 1, since each worker lives and dies on its own.
  *
@@ -47,6 +52,7 @@ export const Keys = {
   nodeSockets: (nodeId: string) => fill(KeyTemplates.nodeSockets, nodeId),
   nodes: "presence:nodes",
   reaperLock: "presence:reaper:lock",
+  foldLock: "roads:fold:lock",
 } as const;
 
 /** TTLs in seconds, from the configuration. */

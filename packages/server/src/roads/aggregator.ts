@@ -8,6 +8,7 @@ import type { ObservationDoc, ObservationsRepository } from "../store/observatio
 import type { RegionStatsRepository } from "../store/region-stats.js";
 import { MAX_SEGMENT_DEVICES, type SegmentsRepository } from "../store/segments.js";
 import { roundDeltas } from "./deltas.js";
+import type { FoldLock } from "./fold-lock.js";
 import type { HazardTracker } from "./hazard-tracker.js";
 import { publishHazard, publishSegment } from "./live.js";
 import { hazardSummary, segmentSummary } from "./summaries.js";
@@ -72,6 +73,7 @@ export class Aggregator {
   readonly #fullSegments = new Set<string>();
   readonly #flushMs: number;
   readonly #staleMs: number;
+  #steps = 0;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -81,6 +83,7 @@ export class Aggregator {
     private readonly segments: SegmentsRepository,
     private readonly regionStats: RegionStatsRepository,
     private readonly hazards: HazardTracker,
+    private readonly lock: FoldLock,
   ) {
     this.#flushMs = ctx.config.aggregateFlushMs;
     this.#staleMs = journalStaleMs(ctx.config.mongodbTimeoutMs);
@@ -141,10 +144,15 @@ export class Aggregator {
    * journal entries of batches no round has recorded (folded in a round of this node).
    */
   async recover(): Promise<number> {
+    return await this.lock.hold(() => this.#recover());
+  }
+
+  async #recover(): Promise<number> {
     let recovered = 0;
     const cutoff = new Date(Date.now() - this.#staleMs);
+    const busy = new Set(this.#pending.map((round) => round.fold.lane));
     for (const lane of await this.lanes.all()) {
-      if (lane.claimedAt >= cutoff || lane.batches.length === 0) continue;
+      if (lane.claimedAt >= cutoff || lane.batches.length === 0 || busy.has(lane._id)) continue;
       if (!(await this.journal.anyOpen(lane.batches))) continue;
       const lease = await this.lanes.take(lane);
       if (lease === null) continue;
@@ -190,15 +198,18 @@ export class Aggregator {
     const delay = Math.max(0, this.#lastStart + this.#flushMs - performance.now());
     this.#timer = setTimeout(() => {
       this.#timer = null;
-      this.#running = this.#tick().finally(() => {
-        this.#running = null;
-        this.#schedule();
-      });
+      this.#lastStart = performance.now();
+      this.#running = this.lock
+        .hold((keep) => this.#tick(keep))
+        .catch((error: unknown) => this.ctx.log.error({ err: error }, "aggregation round not started"))
+        .finally(() => {
+          this.#running = null;
+          this.#schedule();
+        });
     }, delay);
   }
 
-  async #tick(): Promise<void> {
-    this.#lastStart = performance.now();
+  async #tick(keep: () => Promise<void>): Promise<void> {
     let round: Round | null = this.#pending[0] ?? null;
     try {
       if (round === null) {
@@ -206,7 +217,7 @@ export class Aggregator {
         if (round === null) return;
         this.#pending.push(round);
       }
-      await this.#apply(round);
+      await this.#apply(round, keep);
       this.#finish(round);
       if (round.recovered) await this.lanes.release(round.lease);
     } catch (error) {
@@ -265,19 +276,21 @@ export class Aggregator {
     }
   }
 
-  async #apply(round: Round): Promise<void> {
+  async #apply(round: Round, keep: () => Promise<void>): Promise<void> {
     const now = this.ctx.clock();
     const deltas = roundDeltas(round.observations);
-    const guard = () => this.#guard(round.lease);
-    await this.#fresh(round.lease);
+    const guard = async () => {
+      await keep();
+      await this.#guard(round.lease);
+    };
     await this.segments.apply(deltas.segments, round.fold, now, this.#fullSegments, guard);
-    await this.#fresh(round.lease);
     await this.regionStats.apply(deltas.regionDays, round.fold, guard);
     let hazards: Awaited<ReturnType<HazardTracker["applyEvents"]>> = [];
     if (!round.hazardsDone) {
       hazards = await this.hazards.applyEvents(deltas.events, now);
       round.hazardsDone = true;
     }
+    this.#step();
     await this.journal.close(round.batches);
 
     const segments = await this.segments.findByIds(
@@ -320,11 +333,26 @@ export class Aggregator {
     if (!(await this.lanes.renew(lease))) throw new LaneLostError(`lane ${lease.lane} was taken over`);
   }
 
-  /** No write leaves later than half the stale time after the lease was last confirmed. */
-  #guard(lease: LaneLease): void {
+  /**
+   * Before every aggregate write: renews the lease when due, and lets no write leave later than
+   * half the stale time after the lease was last confirmed.
+   */
+  async #guard(lease: LaneLease): Promise<void> {
+    this.#step();
+    await this.#fresh(lease);
     if (performance.now() - lease.renewedAt > this.#staleMs / 2) {
       throw new Error(`lane ${lease.lane} lease not confirmed for ${this.#staleMs / 2} ms; retrying the round`);
     }
+  }
+
+  /**
+   * Counts the steps of folds: each aggregate write command, and closing a round's journal
+   * entries. AGGREGATE_TEST_CRASH_AT=n (tests only) kills the process right before step n, so a
+   * test can stop a node at any chosen point of a round, as a crash would.
+   */
+  #step(): void {
+    this.#steps += 1;
+    if (this.#steps === this.ctx.config.aggregateTestCrashAt) process.kill(process.pid, "SIGKILL");
   }
 
   #rememberFull(id: string): void {

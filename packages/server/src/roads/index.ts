@@ -6,6 +6,7 @@ import { ObservationsRepository } from "../store/observations.js";
 import { RegionStatsRepository } from "../store/region-stats.js";
 import { SegmentsRepository } from "../store/segments.js";
 import { Aggregator } from "./aggregator.js";
+import { FoldLock } from "./fold-lock.js";
 import { HazardTracker } from "./hazard-tracker.js";
 import { IngestService } from "./ingest.js";
 
@@ -34,7 +35,9 @@ export function roadsOf(ctx: NodeContext): Roads {
     const hazardsRepo = new HazardsRepository(db, ctx.metrics);
     const regionStatsRepo = new RegionStatsRepository(db, ctx.metrics);
     const hazards = new HazardTracker(ctx, hazardsRepo);
-    const aggregator = new Aggregator(ctx, journal, lanes, observations, segmentsRepo, regionStatsRepo, hazards);
+    // The lock outlives any one store call, so a call in flight never outlasts it.
+    const lock = new FoldLock(ctx.redis, ctx.log, 2 * ctx.config.mongodbTimeoutMs);
+    const aggregator = new Aggregator(ctx, journal, lanes, observations, segmentsRepo, regionStatsRepo, hazards, lock);
     roads = {
       ingest: new IngestService(ctx, journal, observations, aggregator),
       aggregator,

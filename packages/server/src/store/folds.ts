@@ -25,7 +25,7 @@ export interface FoldId {
   seq: number;
 }
 
-/** Deadline of the one-document read that tells "already applied" from an insert race. */
+/** Deadline of the read that tells "already applied" from an insert race. */
 const FOLD_CHECK_MS = 5_000;
 
 export function foldField(lane: number): string {
@@ -53,61 +53,62 @@ export interface FoldWrite {
 
 /**
  * Writes one round's fold upserts in ordered commands of at most MAX_UPDATES_PER_COMMAND
- * statements. When a command stops on a duplicate key, the statement it names is checked: if its
- * document holds the round, it was applied (skip it); if not, another round created the document
- * at the same instant (the insert race of two upserts) and the statement is sent again, now as an
- * update. Ordered on purpose: FerretDB 1.24 stops an unordered command at its first failure too,
- * dropping the rest. FerretDB also reports every such failure at index 0 with zero counts; the
- * check then finds statement 0 applied and goes on from 1, and statements applied before the real
- * failure come back as duplicates of their own, so the outcome is right on both stores (MongoDB
- * names the true index). `guard` runs before every command and throws to stop (the lane's lease,
- * see roads/aggregator.ts). Returns how many statements were already applied.
+ * statements. When a command stops on a duplicate key, one read finds which of its documents
+ * hold the round already (applied by this command before it stopped, or earlier, or by another
+ * node applying the same round); the others are sent again. A statement that does not hold the
+ * round after a duplicate key lost the insert race of two upserts creating the same document, and
+ * goes through as an update the next time. Ordered on purpose: FerretDB 1.24 stops an unordered
+ * command at its first failure too, dropping the rest, and it reports that failure at index 0
+ * with zero counts whatever the real index, so nothing here relies on the index or the counts.
+ * `guard` runs before every command and throws to stop (the lane's lease, roads/aggregator.ts).
  */
 export async function writeFolds<T extends Document>(
   collection: Collection<T>,
   writes: FoldWrite[],
   fold: FoldId,
-  guard: () => void = () => undefined,
-): Promise<number> {
-  const operations = writes.map(
-    (write): AnyBulkWriteOperation<T> => ({
-      updateOne: {
-        filter: foldFilter<T>(write.id, fold),
-        update: { ...write.update, $set: { ...write.update.$set, ...foldMark(fold) } } as UpdateFilter<T>,
-        upsert: true,
-      },
-    }),
-  );
-  let applied = 0;
-  let start = 0;
-  let resent = 0;
-  while (start < operations.length) {
-    const chunk = operations.slice(start, start + MAX_UPDATES_PER_COMMAND);
-    guard();
+  guard: () => Promise<void> = async () => undefined,
+): Promise<void> {
+  const field = foldField(fold.lane);
+  let remaining = writes;
+  let racesInARow = 0;
+  while (remaining.length > 0) {
+    const chunk = remaining.slice(0, MAX_UPDATES_PER_COMMAND);
+    await guard();
     try {
-      await collection.bulkWrite(chunk, { ordered: true, writeConcern: DURABLE });
-      start += chunk.length;
-    } catch (error) {
-      const index = duplicateAt(error);
-      if (index === null || index >= chunk.length) throw error;
-      const id = (writes[start + index] as FoldWrite).id;
-      const holds = await collection.countDocuments(
-        { _id: id, [foldField(fold.lane)]: { $gte: fold.seq } } as Filter<T>,
-        { limit: 1, maxTimeMS: FOLD_CHECK_MS },
+      await collection.bulkWrite(
+        chunk.map((write) => foldOperation<T>(write, fold)),
+        {
+          ordered: true,
+          writeConcern: DURABLE,
+        },
       );
-      if (holds === 1) {
-        applied += 1;
-        start += index + 1;
-        resent = 0;
-      } else if (++resent > 3) {
-        // A duplicate that is neither "applied" nor a lost insert race: not something to retry.
-        throw error;
-      } else {
-        start += index;
-      }
+      remaining = remaining.slice(chunk.length);
+      racesInARow = 0;
+    } catch (error) {
+      if (duplicateAt(error) === null) throw error;
+      const holding = await collection
+        .find({ _id: { $in: chunk.map((write) => write.id) }, [field]: { $gte: fold.seq } } as Filter<T>, {
+          projection: { _id: 1 },
+          maxTimeMS: FOLD_CHECK_MS,
+        })
+        .toArray();
+      const done = new Set(holding.map((doc) => String(doc._id)));
+      // Nothing holds the round: only insert races, which resolve at once; anything else repeats.
+      if (done.size === 0 && ++racesInARow > 3) throw error;
+      if (done.size > 0) racesInARow = 0;
+      remaining = [...chunk.filter((write) => !done.has(write.id)), ...remaining.slice(chunk.length)];
     }
   }
-  return applied;
+}
+
+function foldOperation<T extends Document>(write: FoldWrite, fold: FoldId): AnyBulkWriteOperation<T> {
+  return {
+    updateOne: {
+      filter: foldFilter<T>(write.id, fold),
+      update: { ...write.update, $set: { ...write.update.$set, ...foldMark(fold) } } as UpdateFilter<T>,
+      upsert: true,
+    },
+  };
 }
 
 /** The index of the statement an ordered bulk write stopped at, when it stopped on a duplicate key. */

@@ -36,9 +36,9 @@ export class RegionStatsRepository {
     this.#collection = db.collection<RegionDayDoc>(REGION_DAILY_STATS);
   }
 
-  /** One upsert per region-day, exactly once per round (folds.ts); returns how many held it already. */
-  async apply(deltas: RegionDayDelta[], fold: FoldId, guard?: () => void): Promise<number> {
-    if (deltas.length === 0) return 0;
+  /** One upsert per region-day, exactly once per round (folds.ts). */
+  async apply(deltas: RegionDayDelta[], fold: FoldId, guard?: () => Promise<void>): Promise<void> {
+    if (deltas.length === 0) return;
     const writes: FoldWrite[] = deltas.map((d) => ({
       id: regionDayId(d.region, d.day),
       update: {
@@ -53,7 +53,7 @@ export class RegionStatsRepository {
         $setOnInsert: { region: d.region, day: d.day },
       },
     }));
-    return await timedWrite(this.metrics, REGION_DAILY_STATS, () => writeFolds(this.#collection, writes, fold, guard));
+    await timedWrite(this.metrics, REGION_DAILY_STATS, () => writeFolds(this.#collection, writes, fold, guard));
   }
 
   /** Days `from`…`to` (inclusive, `YYYY-MM-DD`) that have data, ascending. */

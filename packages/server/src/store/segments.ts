@@ -73,16 +73,16 @@ export class SegmentsRepository {
   /**
    * One upsert per segment, exactly once per round (folds.ts): `$inc` of the sums, `$min`/`$max`
    * of the time span, `$addToSet` of the devices (left out for segments already known to be at
-   * the cap, so the list stays bounded). Returns how many segments already held the round.
+   * the cap, so the list stays bounded).
    */
   async apply(
     deltas: SegmentDelta[],
     fold: FoldId,
     now: Date,
     fullSegments: ReadonlySet<string>,
-    guard?: () => void,
-  ): Promise<number> {
-    if (deltas.length === 0) return 0;
+    guard?: () => Promise<void>,
+  ): Promise<void> {
+    if (deltas.length === 0) return;
     const writes: FoldWrite[] = deltas.map((delta) => {
       const addDevices = delta.devices.size > 0 && !fullSegments.has(delta.id);
       return {
@@ -104,7 +104,7 @@ export class SegmentsRepository {
         },
       };
     });
-    return await timedWrite(this.metrics, ROAD_SEGMENTS, () => writeFolds(this.#collection, writes, fold, guard));
+    await timedWrite(this.metrics, ROAD_SEGMENTS, () => writeFolds(this.#collection, writes, fold, guard));
   }
 
   async findByIds(ids: string[], maxTimeMS?: number): Promise<SegmentDoc[]> {
