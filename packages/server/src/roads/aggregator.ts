@@ -74,6 +74,7 @@ export class Aggregator {
   readonly #flushMs: number;
   readonly #staleMs: number;
   #steps = 0;
+  #closed = false;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -129,14 +130,30 @@ export class Aggregator {
     await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Finishes what is queued, then leaves the lane free for other nodes. */
+  /**
+   * Shutdown: finishes what is queued, waiting at most the store's deadline (a round that keeps
+   * failing stays recorded in the lane and the journal, for another node to finish), then leaves
+   * the lane free for other nodes.
+   */
   async close(): Promise<void> {
-    await this.idle();
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.ctx.config.mongodbTimeoutMs);
+    });
+    const idle = await Promise.race([this.idle().then(() => true), gaveUp]);
+    clearTimeout(timer);
     if (this.#renewal !== null) clearInterval(this.#renewal);
     this.#renewal = null;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#closed = true;
     const lease = this.#lease;
     this.#lease = null;
-    if (lease !== null) await this.lanes.release(lease).catch(() => undefined);
+    if (!idle) {
+      this.ctx.log.warn({ queued: this.#queue.length, pending: this.#pending.length }, "aggregates left to recovery");
+    } else if (lease !== null) {
+      await this.lanes.release(lease).catch(() => undefined);
+    }
   }
 
   /**
@@ -190,7 +207,7 @@ export class Aggregator {
 
   /** Starts the next round at most once per flush interval. */
   #schedule(): void {
-    if (this.#timer !== null || this.#running !== null) return;
+    if (this.#closed || this.#timer !== null || this.#running !== null) return;
     if (this.#queue.length === 0 && this.#pending.length === 0) {
       for (const resolve of this.#idleWaiters.splice(0)) resolve();
       return;
