@@ -27,6 +27,13 @@ export interface Config {
   ingestCommitLingerMs: number;
   /** Observations waiting for a group insert at most; past it batches are refused at once. */
   ingestMaxPending: number;
+  /** Aggregate rounds start at most this often per node (docs/road-aggregates.md). */
+  aggregateFlushMs: number;
+  /**
+   * TEST ONLY (`AGGREGATE_TEST_CRASH_AT`): the process SIGKILLs itself at this step of its
+   * aggregate folds (docs/road-aggregates.md), to prove crash recovery. Null in normal use.
+   */
+  aggregateTestCrashAt: number | null;
   jwtSecret: string;
   /** Bearer token of the ML pipeline (`POST /api/ml/*`); `null` disables those routes. */
   mlServiceToken: string | null;
@@ -174,6 +181,9 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("ML_SERVICE_TOKEN", "must be at least 16 characters");
   }
   const { uri, dbName } = mongodb(env);
+  if (nodeEnv === "production" && read(env, "AGGREGATE_TEST_CRASH_AT") !== undefined) {
+    throw new ConfigError("AGGREGATE_TEST_CRASH_AT", "is a test hook that kills the node; never set it in production");
+  }
 
   const sessionTtlSeconds = integer(env, "SESSION_TTL_SECONDS", 3600, 10, 7 * 24 * 3600);
   const heartbeatTtlSeconds = integer(env, "HEARTBEAT_TTL_SECONDS", 300, 5, 24 * 3600);
@@ -205,6 +215,11 @@ export function loadConfig(env: Env = process.env): Config {
     mongodbTimeoutMs: integer(env, "MONGODB_TIMEOUT_MS", 10_000, 500, 300_000),
     ingestCommitLingerMs: integer(env, "INGEST_COMMIT_LINGER_MS", 2, 0, 100),
     ingestMaxPending: integer(env, "INGEST_MAX_PENDING", 20_000, 100, 1_000_000),
+    aggregateFlushMs: integer(env, "AGGREGATE_FLUSH_MS", 1_000, 50, 10_000),
+    aggregateTestCrashAt:
+      read(env, "AGGREGATE_TEST_CRASH_AT") === undefined
+        ? null
+        : integer(env, "AGGREGATE_TEST_CRASH_AT", 1, 1, 1_000_000),
     jwtSecret,
     mlServiceToken,
     sessionTtlSeconds,

@@ -40,7 +40,7 @@ describe("group commit of observation batches", () => {
     db = client.db();
     metrics = new Metrics("test-node", "0.0.0");
     observations = new ObservationsRepository(db, metrics);
-    journal = new IngestJournal(db, metrics, "test-node");
+    journal = new IngestJournal(db, metrics, "test-node", 5_000);
   });
   afterAll(async () => {
     await db.dropDatabase();
@@ -124,7 +124,7 @@ describe("group commit of observation batches", () => {
     const away = new MongoClient("mongodb://127.0.0.1:9/none", { serverSelectionTimeoutMS: 500 });
     const awayDb = away.db();
     const commits = new GroupCommit(
-      new IngestJournal(awayDb, metrics, "test-node"),
+      new IngestJournal(awayDb, metrics, "test-node", 5_000),
       new ObservationsRepository(awayDb, metrics),
       () => {
         throw new Error("nothing may be handed on");

@@ -95,10 +95,9 @@ describe("roadpulse-sim against a real 2-node cluster", () => {
 
   it("truth: a small network is scored against its ground truth and meets its thresholds", async () => {
     const json = join(dir, "truth.json");
-    // Thresholds the current system meets at this scale with margin. Not asserted: acked ==
-    // aggregated, which two nodes break today (a failed aggregate round is recovered only 2 min
-    // later, and then counted twice; see the README), and which can also cost a pothole its third
-    // device for a while, hence the recall margin.
+    // Thresholds the current system meets at this scale with margin, and acked == aggregated on
+    // two nodes aggregating at once: every acked observation counted exactly once
+    // (docs/road-aggregates.md).
     // biome-ignore format: one flag per line reads better
     const run = await runCli(
       [
@@ -107,6 +106,7 @@ describe("roadpulse-sim against a real 2-node cluster", () => {
         "--threshold", "errors==0", "--threshold", "segments_scored>=30", "--threshold", "class_accuracy>=0.8",
         "--threshold", "hazard_recall>=0.6", "--threshold", "hazard_precision>=0.5",
         "--threshold", "hazard_position_error_m<10", "--threshold", "potholes_confirmable>=4",
+        "--threshold", "not_aggregated==0", "--threshold", "over_aggregated==0",
       ],
       240_000,
     );

@@ -29,6 +29,10 @@
  *                                    ones are pruned from both (TTL = hazard expiry)
  *
  * Both are a cache of MongoDB's `hazards`: lost, they are loaded again from it cell by cell.
+ * And one for road aggregates (roads/fold-lock.ts):
+ *
+ *   roads:fold:lock                 → random token of the aggregator writing folds now (PX, extended
+ *                                      while held)
  *
  * `{nodeId}` in these additions is the process's instance id: NODE_ID itself, or `NODE_ID#n` for
  * worker n of a node with WORKERS > 1, since each worker lives and dies on its own.
@@ -61,6 +65,7 @@ export const Keys = {
   reaperLock: "presence:reaper:lock",
   hazardGeo: (region: string, type: string) => `hazards:geo:${region}:${type}`,
   hazardSeen: (region: string, type: string) => `hazards:seen:${region}:${type}`,
+  foldLock: "roads:fold:lock",
 } as const;
 
 /** TTLs in seconds, from the configuration. */

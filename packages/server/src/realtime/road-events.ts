@@ -16,15 +16,18 @@ const ajv = createPayloadAjv();
 const validateBatch = ajv.compile<ObservationBatch>(ObservationBatchSchema);
 const validateVote = ajv.compile<HazardVote>(HazardVoteSchema);
 
-/** How often a node looks for journal entries left by dead nodes, and for hazards past expiry. */
-const RECOVERY_INTERVAL_MS = 30_000;
+/**
+ * How often a node looks for rounds and journal entries left by dead nodes (taken over once they
+ * are JOURNAL_STALE_MS old), and for hazards past expiry.
+ */
+const RECOVERY_INTERVAL_MS = 10_000;
 const EXPIRY_SWEEP_INTERVAL_MS = 60_000;
 
 /**
  * Road data over Socket.IO: `observations:submit` (acked once the batch is durable) and
  * `hazard:vote`. Starting the feature also starts the node's background work: recovery of
  * aggregates left by a dead node and the hazard expiry sweep; stopping it lets the aggregator
- * finish what is queued.
+ * finish what is queued and leave its lane free.
  */
 export const roadEvents: RealtimeFeature = {
   name: "roads",
@@ -56,7 +59,7 @@ export const roadEvents: RealtimeFeature = {
     return async () => {
       clearInterval(recovery);
       clearInterval(expiry);
-      await roads.aggregator.idle();
+      await roads.aggregator.close();
     };
   },
 };

@@ -1,133 +1,375 @@
+import type { ObjectId } from "mongodb";
 import type { NodeContext } from "../context.js";
+import type { AggregateLanes, LaneLease } from "../store/aggregate-lanes.js";
+import { StorageUnavailableError } from "../store/errors.js";
+import type { FoldId } from "../store/folds.js";
 import type { IngestJournal, JournalEntry } from "../store/ingest-journal.js";
 import type { ObservationDoc, ObservationsRepository } from "../store/observations.js";
 import type { RegionStatsRepository } from "../store/region-stats.js";
 import { MAX_SEGMENT_DEVICES, type SegmentsRepository } from "../store/segments.js";
 import { roundDeltas } from "./deltas.js";
+import type { FoldLock } from "./fold-lock.js";
 import type { HazardTracker } from "./hazard-tracker.js";
 import { publishHazard, publishSegment } from "./live.js";
 import { hazardSummary, segmentSummary } from "./summaries.js";
 
-/** Observations folded into one round at most: bounds the size of one round's writes. */
-const ROUND_MAX_OBSERVATIONS = 5_000;
+/** Observations folded into one round at most: bounds the memory and duration of one round. */
+const ROUND_MAX_OBSERVATIONS = 20_000;
 /** Above this many queued observations, new batches wait for their ack (back-pressure). */
 const BACKLOG_HIGH_WATER = 20_000;
-/** A journal entry untouched this long belongs to a node that died: another node takes it over. */
-export const JOURNAL_STALE_MS = 120_000;
 /** Segments known to have a full device list; bounded memory, forgotten wholesale when full. */
 const MAX_FULL_SEGMENTS_REMEMBERED = 100_000;
+
+/**
+ * How long a journal entry or a lane may go unrenewed before another node takes it over. It must
+ * be more than twice the store's deadline (MONGODB_TIMEOUT_MS): a holder sends no write later than
+ * half of it after its last renewal, and a write the client gave up on must have landed or died
+ * before anyone else acts (docs/road-aggregates.md).
+ */
+export function journalStaleMs(mongodbTimeoutMs: number): number {
+  return Math.max(30_000, 3 * mongodbTimeoutMs);
+}
 
 interface QueuedBatch {
   entry: JournalEntry;
   observations: ObservationDoc[];
 }
 
+/** A round recorded in its lane: from now on it is applied exactly as recorded, however often. */
+interface Round {
+  fold: FoldId;
+  lease: LaneLease;
+  batches: ObjectId[];
+  observations: ObservationDoc[];
+  /** Observations it holds in the backlog. */
+  size: number;
+  hazardsDone: boolean;
+  /** A dead node's lane taken over to finish its round: left free afterwards. */
+  recovered: boolean;
+}
+
+/** The lane was taken over by another node: this node must not go on with the round. */
+class LaneLostError extends Error {}
+
 /**
  * Turns stored observations into the road map. Ingest acks as soon as observations are durable and
- * queues them here; rounds then fold everything queued into one upsert per touched segment and
- * region-day (many batches on the same roads cost one write per segment), build hazards, delete
- * the batches' journal entries and announce each touched segment and hazard once.
- *
- * Rounds run one at a time per node. A round that fails (MongoDB away) leaves its journal entries
- * in place; `recover()` picks them up later, on this node or another.
+ * queues them here. At most once per flush interval (AGGREGATE_FLUSH_MS) a round folds everything
+ * queued into one upsert per touched segment and region-day, so the store's write rate follows the
+ * roads that changed, not the observations. Each round is recorded in the node's lane before its
+ * first write and every write is idempotent (store/folds.ts): a round is retried by this node
+ * after an error, or re-applied by another node after a crash, and counts exactly once.
  */
 export class Aggregator {
   #queue: QueuedBatch[] = [];
+  #pending: Round[] = [];
   #backlog = 0;
+  #lease: LaneLease | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #renewal: NodeJS.Timeout | null = null;
   #running: Promise<void> | null = null;
+  #lastStart = Number.NEGATIVE_INFINITY;
   #waiters: Array<() => void> = [];
   #idleWaiters: Array<() => void> = [];
   readonly #fullSegments = new Set<string>();
+  readonly #flushMs: number;
+  readonly #staleMs: number;
+  #steps = 0;
+  #closed = false;
 
   constructor(
     private readonly ctx: NodeContext,
     private readonly journal: IngestJournal,
+    private readonly lanes: AggregateLanes,
     private readonly observations: ObservationsRepository,
     private readonly segments: SegmentsRepository,
     private readonly regionStats: RegionStatsRepository,
     private readonly hazards: HazardTracker,
-  ) {}
+    private readonly lock: FoldLock,
+  ) {
+    this.#flushMs = ctx.config.aggregateFlushMs;
+    this.#staleMs = journalStaleMs(ctx.config.mongodbTimeoutMs);
+  }
 
   /** Observations queued and not yet folded into the road map. */
   get backlog(): number {
     return this.#backlog;
   }
 
-  /** Resolves when there is room for another batch. */
+  /**
+   * Resolves when there is room for another batch; past the store's deadline it throws
+   * StorageUnavailableError, so a device is told to retry instead of waiting without end.
+   */
   async admit(): Promise<void> {
     if (this.#backlog < BACKLOG_HIGH_WATER) return;
-    await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    let timer: NodeJS.Timeout | undefined;
+    let waiter: (() => void) | undefined;
+    try {
+      await new Promise<void>((resolve, reject) => {
+        waiter = resolve;
+        this.#waiters.push(resolve);
+        timer = setTimeout(
+          () => reject(new StorageUnavailableError("the road map is behind; try again shortly")),
+          this.ctx.config.mongodbTimeoutMs,
+        );
+      });
+    } finally {
+      clearTimeout(timer);
+      this.#waiters = this.#waiters.filter((w) => w !== waiter);
+    }
   }
 
   enqueue(entry: JournalEntry, observations: ObservationDoc[]): void {
     this.#queue.push({ entry, observations });
     this.#backlog += observations.length;
-    this.#kick();
+    this.#schedule();
   }
 
   /** Resolves once everything queued so far has been applied (shutdown, benchmarks). */
   async idle(): Promise<void> {
-    if (this.#running === null && this.#queue.length === 0) return;
+    if (this.#isIdle()) return;
     await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Takes over journal entries left by a node that died and applies their observations. */
-  async recover(): Promise<number> {
-    const claimed = await this.journal.claimStale(JOURNAL_STALE_MS);
-    for (const entry of claimed) this.enqueue(entry, await this.observations.findByBatch(entry.batch));
-    return claimed.length;
-  }
-
-  #kick(): void {
-    if (this.#running !== null) return;
-    this.#running = this.#drain().finally(() => {
-      this.#running = null;
-      if (this.#queue.length > 0) this.#kick();
-      else for (const resolve of this.#idleWaiters.splice(0)) resolve();
+  /**
+   * Shutdown: finishes what is queued, waiting at most the store's deadline (a round that keeps
+   * failing stays recorded in the lane and the journal, for another node to finish), then leaves
+   * the lane free for other nodes.
+   */
+  async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const gaveUp = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), this.ctx.config.mongodbTimeoutMs);
     });
-  }
-
-  async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const round: QueuedBatch[] = [];
-      let size = 0;
-      while (this.#queue.length > 0 && (round.length === 0 || size < ROUND_MAX_OBSERVATIONS)) {
-        const next = this.#queue.shift() as QueuedBatch;
-        round.push(next);
-        size += next.observations.length;
-      }
-      try {
-        await this.#apply(round);
-      } catch (error) {
-        this.ctx.log.error({ err: error, batches: round.length }, "aggregation round failed; journal keeps it");
-      } finally {
-        this.#backlog -= size;
-        if (this.#backlog < BACKLOG_HIGH_WATER) for (const resolve of this.#waiters.splice(0)) resolve();
-      }
+    const idle = await Promise.race([this.idle().then(() => true), gaveUp]);
+    clearTimeout(timer);
+    if (this.#renewal !== null) clearInterval(this.#renewal);
+    this.#renewal = null;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#closed = true;
+    const lease = this.#lease;
+    this.#lease = null;
+    if (!idle) {
+      this.ctx.log.warn({ queued: this.#queue.length, pending: this.#pending.length }, "aggregates left to recovery");
+    } else if (lease !== null) {
+      await this.lanes.release(lease).catch(() => undefined);
     }
   }
 
-  async #apply(round: QueuedBatch[]): Promise<void> {
-    const now = this.ctx.clock();
-    // Entries taken over by another holder (this node was too slow) are theirs to apply now.
-    const held = await this.journal.renew(round.map((queued) => queued.entry));
-    const heldClaims = new Set(held.map((entry) => entry.claim.toHexString()));
-    const observations = round
-      .filter((queued) => heldClaims.has(queued.entry.claim.toHexString()))
-      .flatMap((queued) => queued.observations);
-    const deltas = roundDeltas(observations);
-    // One write at a time: FerretDB copes badly with concurrent bulk updates (see durability.ts).
-    await this.segments.apply(deltas.segments, now, this.#fullSegments);
-    await this.regionStats.apply(deltas.regionDays);
-    const hazards = await this.hazards.applyEvents(deltas.events, now);
-    await this.journal.close(held);
+  /**
+   * Finishes the rounds of lanes whose holder died (re-applied as recorded), then takes over
+   * journal entries of batches no round has recorded (folded in a round of this node).
+   */
+  async recover(): Promise<number> {
+    return await this.lock.hold(() => this.#recover());
+  }
 
-    const segments = await this.segments.findByIds(deltas.segments.map((s) => s.id));
+  async #recover(): Promise<number> {
+    let recovered = 0;
+    const cutoff = new Date(Date.now() - this.#staleMs);
+    const busy = new Set(this.#pending.map((round) => round.fold.lane));
+    for (const lane of await this.lanes.all()) {
+      if (lane.claimedAt >= cutoff || lane.batches.length === 0 || busy.has(lane._id)) continue;
+      if (!(await this.journal.anyOpen(lane.batches))) continue;
+      const lease = await this.lanes.take(lane);
+      if (lease === null) continue;
+      const observations: ObservationDoc[] = [];
+      for (const batch of lane.batches) observations.push(...(await this.observations.findByBatch(batch)));
+      this.#pending.push({
+        fold: { lane: lane._id, seq: lane.seq },
+        lease,
+        batches: lane.batches,
+        observations,
+        size: observations.length,
+        hazardsDone: false,
+        recovered: true,
+      });
+      this.#backlog += observations.length;
+      recovered += 1;
+    }
+    const claimed = await this.journal.claimStale(this.#staleMs);
+    if (claimed.length > 0) {
+      // Read after claiming: a batch a round recorded meanwhile is that round's to close.
+      const recorded = new Set((await this.lanes.all()).flatMap((lane) => lane.batches.map((b) => b.toHexString())));
+      for (const entry of claimed) {
+        if (recorded.has(entry.batch.toHexString())) continue;
+        this.enqueue(entry, await this.observations.findByBatch(entry.batch));
+        recovered += 1;
+      }
+    }
+    this.#schedule();
+    return recovered;
+  }
+
+  #isIdle(): boolean {
+    return this.#running === null && this.#queue.length === 0 && this.#pending.length === 0;
+  }
+
+  /** Starts the next round at most once per flush interval. */
+  #schedule(): void {
+    if (this.#closed || this.#timer !== null || this.#running !== null) return;
+    if (this.#queue.length === 0 && this.#pending.length === 0) {
+      for (const resolve of this.#idleWaiters.splice(0)) resolve();
+      return;
+    }
+    const delay = Math.max(0, this.#lastStart + this.#flushMs - performance.now());
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#lastStart = performance.now();
+      this.#running = this.lock
+        .hold((keep) => this.#tick(keep))
+        .catch((error: unknown) => this.ctx.log.error({ err: error }, "aggregation round not started"))
+        .finally(() => {
+          this.#running = null;
+          this.#schedule();
+        });
+    }, delay);
+  }
+
+  async #tick(keep: () => Promise<void>): Promise<void> {
+    let round: Round | null = this.#pending[0] ?? null;
+    try {
+      if (round === null) {
+        round = await this.#begin();
+        if (round === null) return;
+        this.#pending.push(round);
+      }
+      await this.#apply(round, keep);
+      this.#finish(round);
+      if (round.recovered) await this.lanes.release(round.lease);
+    } catch (error) {
+      if (round !== null && error instanceof LaneLostError) {
+        // Its new holder re-applies the round as recorded; this node's share of it is done.
+        this.#finish(round);
+        if (round.lease === this.#lease) this.#lease = null;
+      }
+      this.ctx.log.error({ err: error, lane: round?.fold.lane, seq: round?.fold.seq }, "aggregation round failed");
+    }
+  }
+
+  #finish(round: Round): void {
+    this.#pending = this.#pending.filter((r) => r !== round);
+    this.#backlog -= round.size;
+    if (this.#backlog < BACKLOG_HIGH_WATER) for (const resolve of this.#waiters.splice(0)) resolve();
+  }
+
+  /** Forms a round of what is queued and records it in this node's lane; null if nothing to do. */
+  async #begin(): Promise<Round | null> {
+    const taken: QueuedBatch[] = [];
+    let size = 0;
+    while (this.#queue.length > 0 && (taken.length === 0 || size < ROUND_MAX_OBSERVATIONS)) {
+      const next = this.#queue.shift() as QueuedBatch;
+      taken.push(next);
+      size += next.observations.length;
+    }
+    try {
+      const lease = await this.#ownLane();
+      const startedAt = performance.now();
+      // Entries taken over by another node (this one was too slow) are that node's to apply.
+      const held = await this.journal.renew(taken.map((queued) => queued.entry));
+      const heldClaims = new Set(held.map((entry) => entry.claim.toHexString()));
+      const mine = taken.filter((queued) => heldClaims.has(queued.entry.claim.toHexString()));
+      // Past half the stale time, another node may be taking these entries over: start afresh.
+      if (performance.now() - startedAt > this.#staleMs / 2) throw new Error("journal renewal took too long");
+      const seq = lease.seq + 1;
+      const batches = mine.map((queued) => queued.entry.batch);
+      if (!(await this.lanes.begin(lease, seq, batches))) {
+        this.#lease = null;
+        throw new LaneLostError(`lane ${lease.lane} was taken over`);
+      }
+      return {
+        fold: { lane: lease.lane, seq },
+        lease,
+        batches,
+        observations: mine.flatMap((queued) => queued.observations),
+        size,
+        hazardsDone: false,
+        recovered: false,
+      };
+    } catch (error) {
+      // Nothing was written for them: they go back to the front of the queue, unchanged.
+      this.#queue.unshift(...taken);
+      throw error;
+    }
+  }
+
+  async #apply(round: Round, keep: () => Promise<void>): Promise<void> {
+    const now = this.ctx.clock();
+    const deltas = roundDeltas(round.observations);
+    const guard = async () => {
+      await keep();
+      await this.#guard(round.lease);
+    };
+    await this.segments.apply(deltas.segments, round.fold, now, this.#fullSegments, guard);
+    await this.regionStats.apply(deltas.regionDays, round.fold, guard);
+    let hazards: Awaited<ReturnType<HazardTracker["applyEvents"]>> = [];
+    if (!round.hazardsDone) {
+      hazards = await this.hazards.applyEvents(deltas.events, now);
+      round.hazardsDone = true;
+    }
+    this.#step();
+    await this.journal.close(round.batches);
+
+    const segments = await this.segments.findByIds(
+      deltas.segments.map((s) => s.id),
+      this.ctx.config.mongodbTimeoutMs,
+    );
     for (const segment of segments) {
       if ((segment.devices?.length ?? 0) >= MAX_SEGMENT_DEVICES) this.#rememberFull(segment._id);
       publishSegment(this.ctx, segmentSummary(segment));
     }
     for (const hazard of hazards) publishHazard(this.ctx, hazardSummary(hazard, now));
+  }
+
+  /** This node's lane, leased on first use and kept renewed while idle. */
+  async #ownLane(): Promise<LaneLease> {
+    if (this.#lease !== null) return this.#lease;
+    const lease = await this.lanes.acquire(this.#staleMs, async (lane) => !(await this.journal.anyOpen(lane.batches)));
+    if (lease === null) throw new StorageUnavailableError("no free aggregate lane");
+    this.#lease = lease;
+    if (this.#renewal === null) {
+      this.#renewal = setInterval(() => void this.#renewIdle(), this.#staleMs / 4);
+      this.#renewal.unref();
+    }
+    return lease;
+  }
+
+  async #renewIdle(): Promise<void> {
+    const lease = this.#lease;
+    if (lease === null || this.#running !== null) return;
+    try {
+      if (!(await this.lanes.renew(lease)) && this.#lease === lease) this.#lease = null;
+    } catch (error) {
+      this.ctx.log.warn({ err: error, lane: lease.lane }, "aggregate lane renewal failed");
+    }
+  }
+
+  /** Renews the lease when a quarter of the stale time has gone by since it was last confirmed. */
+  async #fresh(lease: LaneLease): Promise<void> {
+    if (performance.now() - lease.renewedAt < this.#staleMs / 4) return;
+    if (!(await this.lanes.renew(lease))) throw new LaneLostError(`lane ${lease.lane} was taken over`);
+  }
+
+  /**
+   * Before every aggregate write: renews the lease when due, and lets no write leave later than
+   * half the stale time after the lease was last confirmed.
+   */
+  async #guard(lease: LaneLease): Promise<void> {
+    this.#step();
+    await this.#fresh(lease);
+    if (performance.now() - lease.renewedAt > this.#staleMs / 2) {
+      throw new Error(`lane ${lease.lane} lease not confirmed for ${this.#staleMs / 2} ms; retrying the round`);
+    }
+  }
+
+  /**
+   * Counts the steps of folds: each aggregate write command, and closing a round's journal
+   * entries. AGGREGATE_TEST_CRASH_AT=n (tests only) kills the process right before step n, so a
+   * test can stop a node at any chosen point of a round, as a crash would.
+   */
+  #step(): void {
+    this.#steps += 1;
+    if (this.#steps === this.ctx.config.aggregateTestCrashAt) process.kill(process.pid, "SIGKILL");
   }
 
   #rememberFull(id: string): void {

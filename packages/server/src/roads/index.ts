@@ -1,4 +1,5 @@
 import type { NodeContext } from "../context.js";
+import { AggregateLanes } from "../store/aggregate-lanes.js";
 import { HazardsRepository } from "../store/hazards.js";
 import { IngestJournal } from "../store/ingest-journal.js";
 import { ObservationsRepository } from "../store/observations.js";
@@ -7,6 +8,7 @@ import { SegmentsRepository } from "../store/segments.js";
 import { Aggregator } from "./aggregator.js";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit } from "./group-commit.js";
 import { HazardClusters } from "./hazard-clusters.js";
+import { FoldLock } from "./fold-lock.js";
 import { HazardTracker } from "./hazard-tracker.js";
 import { IngestService } from "./ingest.js";
 
@@ -27,7 +29,9 @@ export function roadsOf(ctx: NodeContext): Roads {
   let roads = perNode.get(ctx);
   if (roads === undefined) {
     const db = ctx.mongo.db;
-    const journal = new IngestJournal(db, ctx.metrics, ctx.config.nodeId);
+    const readTimeoutMs = ctx.config.mongodbTimeoutMs;
+    const journal = new IngestJournal(db, ctx.metrics, ctx.config.instanceId, readTimeoutMs);
+    const lanes = new AggregateLanes(db, ctx.metrics, ctx.config.instanceId, readTimeoutMs);
     const observations = new ObservationsRepository(db, ctx.metrics);
     const segmentsRepo = new SegmentsRepository(db, ctx.metrics);
     const hazardsRepo = new HazardsRepository(db, ctx.metrics);
@@ -35,7 +39,9 @@ export function roadsOf(ctx: NodeContext): Roads {
     // Without Redis configured (REDIS_URL=off) hazards are clustered from MongoDB alone.
     const clusters = ctx.redis.client === null ? null : new HazardClusters(ctx.redis.client);
     const hazards = new HazardTracker(ctx, hazardsRepo, ctx.redis, clusters);
-    const aggregator = new Aggregator(ctx, journal, observations, segmentsRepo, regionStatsRepo, hazards);
+    // The lock outlives any one store call, so a call in flight never outlasts it.
+    const lock = new FoldLock(ctx.redis, ctx.log, 2 * ctx.config.mongodbTimeoutMs);
+    const aggregator = new Aggregator(ctx, journal, lanes, observations, segmentsRepo, regionStatsRepo, hazards, lock);
     const commits = new GroupCommit(
       journal,
       observations,

@@ -9,9 +9,10 @@ import { DURABLE, timedWrite } from "./durability.js";
  * acked observations always reach the road map.
  *
  * Each holder of an entry has its own `claim` token; taking an entry over changes the token, so a
- * slow former holder can no longer renew or finish it and the batch is applied by one holder.
- * Without transactions one gap remains: a node dying after writing a round's aggregates but before
- * deleting its entries makes that round count twice.
+ * slow former holder can no longer renew it. Once a round of folds has recorded a batch in its lane
+ * (aggregate-lanes.ts), the lane owns it: the round's writes are idempotent, and its entries are
+ * deleted by batch id once they are all written, by whichever node applies the round. A node dying
+ * anywhere in between leaves the lane's record and the entries for another node to finish.
  */
 export interface IngestBatchDoc {
   _id: ObjectId;
@@ -35,6 +36,7 @@ export class IngestJournal {
     db: Db,
     private readonly metrics: Metrics,
     private readonly owner: string,
+    private readonly readTimeoutMs: number,
   ) {
     this.#collection = db.collection<IngestBatchDoc>(INGEST_BATCHES);
   }
@@ -57,29 +59,46 @@ export class IngestJournal {
       this.#collection.updateMany({ claim: { $in: claims } }, { $set: { claimedAt: new Date() } }),
     );
     if (result.modifiedCount === entries.length) return entries;
-    const held = await this.#collection.find({ claim: { $in: claims } }, { projection: { claim: 1 } }).toArray();
+    const held = await this.#collection
+      .find({ claim: { $in: claims } }, { projection: { claim: 1 }, maxTimeMS: this.readTimeoutMs })
+      .toArray();
     const stillHeld = new Set(held.map((doc) => doc.claim.toHexString()));
     return entries.filter((e) => stillHeld.has(e.claim.toHexString()));
   }
 
-  async close(entries: JournalEntry[]): Promise<void> {
-    if (entries.length === 0) return;
+  /** Deletes the entries of batches whose aggregates are all written (whoever holds them). */
+  async close(batches: ObjectId[]): Promise<void> {
+    if (batches.length === 0) return;
     await timedWrite(this.metrics, INGEST_BATCHES, () =>
-      this.#collection.deleteMany({ claim: { $in: entries.map((e) => e.claim) } }, { writeConcern: DURABLE }),
+      this.#collection.deleteMany({ _id: { $in: batches } }, { writeConcern: DURABLE }),
     );
+  }
+
+  /** Whether any of these batches still has its entry (its aggregates are not known to be written). */
+  async anyOpen(batches: ObjectId[]): Promise<boolean> {
+    if (batches.length === 0) return false;
+    const open = await this.#collection.countDocuments(
+      { _id: { $in: batches } },
+      { limit: 1, maxTimeMS: this.readTimeoutMs },
+    );
+    return open > 0;
   }
 
   /** Takes over entries nobody has touched for `staleMs`; each one goes to exactly one claimer. */
   async claimStale(staleMs: number, max = 20): Promise<JournalEntry[]> {
     const cutoff = new Date(Date.now() - staleMs);
-    const stale = await this.#collection.find({ claimedAt: { $lt: cutoff } }, { limit: max }).toArray();
+    const stale = await this.#collection
+      .find({ claimedAt: { $lt: cutoff } }, { limit: max, maxTimeMS: this.readTimeoutMs })
+      .toArray();
     const claimed: JournalEntry[] = [];
     for (const entry of stale) {
       const claim = new ObjectId();
-      const result = await this.#collection.updateOne(
-        { _id: entry._id, claim: entry.claim },
-        { $set: { owner: this.owner, claim, claimedAt: new Date() } },
-        { writeConcern: DURABLE },
+      const result = await timedWrite(this.metrics, INGEST_BATCHES, () =>
+        this.#collection.updateOne(
+          { _id: entry._id, claim: entry.claim },
+          { $set: { owner: this.owner, claim, claimedAt: new Date() } },
+          { writeConcern: DURABLE },
+        ),
       );
       if (result.modifiedCount === 1) claimed.push({ batch: entry._id, claim });
     }

@@ -1,6 +1,7 @@
-import type { AnyBulkWriteOperation, Collection, Db } from "mongodb";
+import type { Collection, Db } from "mongodb";
 import type { Metrics } from "../metrics/registry.js";
-import { bulkWriteInChunks, DURABLE, timedWrite } from "./durability.js";
+import { timedWrite } from "./durability.js";
+import { type FoldId, type FoldWrite, writeFolds } from "./folds.js";
 
 /** `region_daily_stats`: one document per geohash-5 region and UTC day, kept with `$inc` only. */
 export interface RegionDayDoc {
@@ -13,9 +14,11 @@ export interface RegionDayDoc {
   sumSquares: number;
   potholes: number;
   bumps: number;
+  /** Last round folded in, per aggregate lane (folds.ts). */
+  folds?: Record<string, number>;
 }
 
-export type RegionDayDelta = Omit<RegionDayDoc, "_id">;
+export type RegionDayDelta = Omit<RegionDayDoc, "_id" | "folds">;
 
 export const REGION_DAILY_STATS = "region_daily_stats";
 
@@ -33,28 +36,24 @@ export class RegionStatsRepository {
     this.#collection = db.collection<RegionDayDoc>(REGION_DAILY_STATS);
   }
 
-  async apply(deltas: RegionDayDelta[]): Promise<void> {
+  /** One upsert per region-day, exactly once per round (folds.ts). */
+  async apply(deltas: RegionDayDelta[], fold: FoldId, guard?: () => Promise<void>): Promise<void> {
     if (deltas.length === 0) return;
-    const operations: AnyBulkWriteOperation<RegionDayDoc>[] = deltas.map((d) => ({
-      updateOne: {
-        filter: { _id: regionDayId(d.region, d.day) },
-        update: {
-          $inc: {
-            observations: d.observations,
-            counted: d.counted,
-            sum: d.sum,
-            sumSquares: d.sumSquares,
-            potholes: d.potholes,
-            bumps: d.bumps,
-          },
-          $setOnInsert: { region: d.region, day: d.day },
+    const writes: FoldWrite[] = deltas.map((d) => ({
+      id: regionDayId(d.region, d.day),
+      update: {
+        $inc: {
+          observations: d.observations,
+          counted: d.counted,
+          sum: d.sum,
+          sumSquares: d.sumSquares,
+          potholes: d.potholes,
+          bumps: d.bumps,
         },
-        upsert: true,
+        $setOnInsert: { region: d.region, day: d.day },
       },
     }));
-    await timedWrite(this.metrics, REGION_DAILY_STATS, () =>
-      bulkWriteInChunks(this.#collection, operations, { ordered: false, writeConcern: DURABLE }),
-    );
+    await timedWrite(this.metrics, REGION_DAILY_STATS, () => writeFolds(this.#collection, writes, fold, guard));
   }
 
   /** Days `from`…`to` (inclusive, `YYYY-MM-DD`) that have data, ascending. */

@@ -1,6 +1,7 @@
 import type { AnyBulkWriteOperation, Collection, Db, Filter } from "mongodb";
 import type { Metrics } from "../metrics/registry.js";
 import { bulkWriteInChunks, DURABLE, timedWrite } from "./durability.js";
+import { type FoldId, type FoldWrite, writeFolds } from "./folds.js";
 
 /**
  * `road_segments`: one document per segment key, holding running sums only (count, Σx, Σx²),
@@ -25,6 +26,8 @@ export interface SegmentDoc {
   lastObservedAt: Date;
   updatedAt: Date;
   ml?: { score: number; model: string; scoredAt: Date };
+  /** Last round folded in, per aggregate lane (folds.ts). */
+  folds?: Record<string, number>;
 }
 
 /** The quality rule needs 2 devices; remembering up to 16 shows "how many" without growing forever. */
@@ -68,43 +71,45 @@ export class SegmentsRepository {
   }
 
   /**
-   * One upsert per segment: `$inc` of the sums, `$min`/`$max` of the time span, `$addToSet` of the
-   * devices (left out for segments already known to be at the cap, so the list stays bounded).
+   * One upsert per segment, exactly once per round (folds.ts): `$inc` of the sums, `$min`/`$max`
+   * of the time span, `$addToSet` of the devices (left out for segments already known to be at
+   * the cap, so the list stays bounded).
    */
-  async apply(deltas: SegmentDelta[], now: Date, fullSegments: ReadonlySet<string>): Promise<void> {
+  async apply(
+    deltas: SegmentDelta[],
+    fold: FoldId,
+    now: Date,
+    fullSegments: ReadonlySet<string>,
+    guard?: () => Promise<void>,
+  ): Promise<void> {
     if (deltas.length === 0) return;
-    const operations: AnyBulkWriteOperation<SegmentDoc>[] = deltas.map((delta) => {
+    const writes: FoldWrite[] = deltas.map((delta) => {
       const addDevices = delta.devices.size > 0 && !fullSegments.has(delta.id);
       return {
-        updateOne: {
-          filter: { _id: delta.id },
-          update: {
-            $inc: { samples: delta.samples, count: delta.count, sum: delta.sum, sumSquares: delta.sumSquares },
-            $min: { firstObservedAt: delta.firstObservedAt },
-            $max: { lastObservedAt: delta.lastObservedAt },
-            $set: { updatedAt: now },
-            $setOnInsert: {
-              geohash: delta.geohash,
-              axis: delta.axis,
-              latitude: delta.latitude,
-              longitude: delta.longitude,
-              region: delta.region,
-              ...(addDevices ? {} : { devices: [] }),
-            },
-            ...(addDevices ? { $addToSet: { devices: { $each: [...delta.devices] } } } : {}),
+        id: delta.id,
+        update: {
+          $inc: { samples: delta.samples, count: delta.count, sum: delta.sum, sumSquares: delta.sumSquares },
+          $min: { firstObservedAt: delta.firstObservedAt },
+          $max: { lastObservedAt: delta.lastObservedAt },
+          $set: { updatedAt: now },
+          $setOnInsert: {
+            geohash: delta.geohash,
+            axis: delta.axis,
+            latitude: delta.latitude,
+            longitude: delta.longitude,
+            region: delta.region,
+            ...(addDevices ? {} : { devices: [] }),
           },
-          upsert: true,
+          ...(addDevices ? { $addToSet: { devices: { $each: [...delta.devices] } } } : {}),
         },
       };
     });
-    await timedWrite(this.metrics, ROAD_SEGMENTS, () =>
-      bulkWriteInChunks(this.#collection, operations, { ordered: false, writeConcern: DURABLE }),
-    );
+    await timedWrite(this.metrics, ROAD_SEGMENTS, () => writeFolds(this.#collection, writes, fold, guard));
   }
 
-  async findByIds(ids: string[]): Promise<SegmentDoc[]> {
+  async findByIds(ids: string[], maxTimeMS?: number): Promise<SegmentDoc[]> {
     if (ids.length === 0) return [];
-    return await this.#collection.find({ _id: { $in: ids } }).toArray();
+    return await this.#collection.find({ _id: { $in: ids } }, maxTimeMS === undefined ? {} : { maxTimeMS }).toArray();
   }
 
   async findById(id: string): Promise<SegmentDoc | null> {

@@ -1,0 +1,75 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "../log.js";
+import { Keys } from "../presence/keys.js";
+import type { RedisConnection } from "../redis/connection.js";
+import { StorageUnavailableError } from "../store/errors.js";
+
+/**
+ * KEYS[1]: the fold lock (`Keys.foldLock`). ARGV[1]: the holder's token; ARGV[2]: "release", or a
+ * new time to live in ms (extend). Acts only while the lock still holds this token, so a holder
+ * whose lock expired and went to another node can neither free nor prolong the new holder's lock.
+ * Returns 1 if it acted, else 0. (Inline, as the reaper's scripts: the image ships dist/ only.)
+ */
+const SCRIPT = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if ARGV[2] == 'release' then return redis.call('DEL', KEYS[1]) end
+return redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
+`;
+
+/**
+ * One aggregator at a time in the whole cluster writes folds, lanes and journal claims.
+ *
+ * FerretDB 1.24 on SQLite does not isolate concurrent updates of one document: measured, 3 clients
+ * each `$inc`-ing 20 documents 20 times left counts between 27 and 60 instead of 60, and a
+ * conditional update (`{_id, claim}`) is no compare-and-set under concurrency either. So two nodes
+ * folding rounds into the same segment at the same instant lose one of the increments, and two
+ * nodes taking over the same stale lane or journal entry could both win. Holding this Redis lock
+ * (`SET NX PX`, extended while held, freed by token) around those writes makes them sequential.
+ * MongoDB 7 isolates single-document updates and needs none of this; without Redis (`REDIS_URL=off`
+ * or an outage) the node writes unlocked, as a one-node deployment may (docs/road-aggregates.md).
+ */
+export class FoldLock {
+  #warned = false;
+
+  constructor(
+    private readonly redis: RedisConnection,
+    private readonly log: Logger,
+    /** Time to live of the lock; a holder that dies blocks the others this long at most. */
+    private readonly ttlMs: number,
+  ) {}
+
+  /**
+   * Runs `work` holding the lock. `work` gets a `keep()` to call before each store write: it
+   * extends the lock when a third of its time to live has passed, and throws if the lock was lost.
+   * Waits for the lock up to its time to live, then throws StorageUnavailableError (retry later).
+   */
+  async hold<T>(work: (keep: () => Promise<void>) => Promise<T>): Promise<T> {
+    const client = this.redis.client;
+    if (client === null || !this.redis.available) {
+      if (!this.#warned) this.log.warn("Redis unavailable: writing aggregate folds without the cluster-wide lock");
+      this.#warned = true;
+      return await work(async () => undefined);
+    }
+    this.#warned = false;
+    const token = randomBytes(12).toString("hex");
+    const deadline = performance.now() + this.ttlMs;
+    while ((await client.set(Keys.foldLock, token, "PX", this.ttlMs, "NX")) !== "OK") {
+      if (performance.now() > deadline) throw new StorageUnavailableError("aggregate fold lock stayed busy");
+      await new Promise((resolve) => setTimeout(resolve, 10 + Math.random() * 20));
+    }
+    let extendedAt = performance.now();
+    const keep = async () => {
+      if (performance.now() - extendedAt < this.ttlMs / 3) return;
+      const at = performance.now();
+      if ((await client.eval(SCRIPT, 1, Keys.foldLock, token, String(this.ttlMs))) !== 1) {
+        throw new Error("aggregate fold lock lost");
+      }
+      extendedAt = at;
+    };
+    try {
+      return await work(keep);
+    } finally {
+      await client.eval(SCRIPT, 1, Keys.foldLock, token, "release").catch(() => undefined);
+    }
+  }
+}

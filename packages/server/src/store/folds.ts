@@ -1,0 +1,120 @@
+import {
+  type AnyBulkWriteOperation,
+  type Collection,
+  type Document,
+  type Filter,
+  MongoBulkWriteError,
+  type UpdateFilter,
+} from "mongodb";
+import { DUPLICATE_KEY, DURABLE, MAX_UPDATES_PER_COMMAND } from "./durability.js";
+
+/**
+ * Exactly-once aggregate writes without transactions (docs/road-aggregates.md).
+ *
+ * Every round of folds runs in a lane (aggregate-lanes.ts) under that lane's next sequence number,
+ * and a lane's rounds are applied strictly one after the other. An aggregate document remembers,
+ * per lane, the last sequence number folded into it (`folds.l<lane>`), so a round is written with
+ * the filter "this document has not got this lane's round (or a later one) yet". When it already has it, the
+ * upsert's insert collides with the document's `_id`: a duplicate key means "already applied".
+ * Re-applying a round any number of times (a node's retry, or another node's recovery after a
+ * crash) therefore changes nothing twice, and each document keeps one small number per lane, not a
+ * list of rounds.
+ */
+export interface FoldId {
+  lane: number;
+  seq: number;
+}
+
+/** Deadline of the read that tells "already applied" from an insert race. */
+const FOLD_CHECK_MS = 5_000;
+
+export function foldField(lane: number): string {
+  return `folds.l${lane}`;
+}
+
+/**
+ * The filter of one fold upsert: the document, unless it already holds this round or a later one
+ * of the same lane (a lane's rounds are applied in order, so a later one means this one is in).
+ */
+export function foldFilter<T extends Document>(id: string, fold: FoldId): Filter<T> {
+  return { _id: id, [foldField(fold.lane)]: { $not: { $gte: fold.seq } } } as Filter<T>;
+}
+
+/** The `$set` that marks a document as holding this round. */
+export function foldMark(fold: FoldId): Record<string, number> {
+  return { [foldField(fold.lane)]: fold.seq };
+}
+
+/** One document's share of a round: its `_id` and the update (without the fold mark). */
+export interface FoldWrite {
+  id: string;
+  update: UpdateFilter<Document> & { $set?: Document };
+}
+
+/**
+ * Writes one round's fold upserts in ordered commands of at most MAX_UPDATES_PER_COMMAND
+ * statements. When a command stops on a duplicate key, one read finds which of its documents
+ * hold the round already (applied by this command before it stopped, or earlier, or by another
+ * node applying the same round); the others are sent again. A statement that does not hold the
+ * round after a duplicate key lost the insert race of two upserts creating the same document, and
+ * goes through as an update the next time. Ordered on purpose: FerretDB 1.24 stops an unordered
+ * command at its first failure too, dropping the rest, and it reports that failure at index 0
+ * with zero counts whatever the real index, so nothing here relies on the index or the counts.
+ * `guard` runs before every command and throws to stop (the lane's lease, roads/aggregator.ts).
+ */
+export async function writeFolds<T extends Document>(
+  collection: Collection<T>,
+  writes: FoldWrite[],
+  fold: FoldId,
+  guard: () => Promise<void> = async () => undefined,
+): Promise<void> {
+  const field = foldField(fold.lane);
+  let remaining = writes;
+  let racesInARow = 0;
+  while (remaining.length > 0) {
+    const chunk = remaining.slice(0, MAX_UPDATES_PER_COMMAND);
+    await guard();
+    try {
+      await collection.bulkWrite(
+        chunk.map((write) => foldOperation<T>(write, fold)),
+        {
+          ordered: true,
+          writeConcern: DURABLE,
+        },
+      );
+      remaining = remaining.slice(chunk.length);
+      racesInARow = 0;
+    } catch (error) {
+      if (duplicateAt(error) === null) throw error;
+      const holding = await collection
+        .find({ _id: { $in: chunk.map((write) => write.id) }, [field]: { $gte: fold.seq } } as Filter<T>, {
+          projection: { _id: 1 },
+          maxTimeMS: FOLD_CHECK_MS,
+        })
+        .toArray();
+      const done = new Set(holding.map((doc) => String(doc._id)));
+      // Nothing holds the round: only insert races, which resolve at once; anything else repeats.
+      if (done.size === 0 && ++racesInARow > 3) throw error;
+      if (done.size > 0) racesInARow = 0;
+      remaining = [...chunk.filter((write) => !done.has(write.id)), ...remaining.slice(chunk.length)];
+    }
+  }
+}
+
+function foldOperation<T extends Document>(write: FoldWrite, fold: FoldId): AnyBulkWriteOperation<T> {
+  return {
+    updateOne: {
+      filter: foldFilter<T>(write.id, fold),
+      update: { ...write.update, $set: { ...write.update.$set, ...foldMark(fold) } } as UpdateFilter<T>,
+      upsert: true,
+    },
+  };
+}
+
+/** The index of the statement an ordered bulk write stopped at, when it stopped on a duplicate key. */
+export function duplicateAt(error: unknown): number | null {
+  if (!(error instanceof MongoBulkWriteError) || error.writeConcernError) return null;
+  const writeErrors = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors];
+  if (writeErrors.length !== 1 || writeErrors[0]?.code !== DUPLICATE_KEY) return null;
+  return writeErrors[0].index;
+}
