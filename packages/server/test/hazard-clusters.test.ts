@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freePort, startRedisServer, waitFor } from "@roadpulse/devstack";
+import { freePort, type RedisInstance, startRedisServer, waitFor } from "@roadpulse/devstack";
 import { Redis } from "ioredis";
 import { MongoClient, ObjectId } from "mongodb";
 import ngeohash from "ngeohash";
@@ -261,6 +261,10 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
   it("builds hazards while Redis is down, and other nodes find them once it is back", async () => {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), "roadpulse-hazard-outage-"));
+    // Cleanups run last-in first-out: registered first, both Redis servers stop after the nodes
+    // that use them have closed, as in a real shutdown.
+    let second: RedisInstance | undefined;
+    cleanups.push(() => second?.stop());
     const first = await startRedisServer({ port, dir, output: "ignore" });
     cleanups.push(() => first.stop());
     const { a, b, hazards } = await twoNodes(first.url);
@@ -283,8 +287,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const outageId = changed.find((doc) => doc.reports === 1)?._id.toHexString() ?? "";
 
     // Redis comes back with its snapshot: the cells are marked loaded, the new pothole is not there.
-    const second = await startRedisServer({ port, dir, output: "ignore" });
-    cleanups.push(() => second.stop());
+    second = await startRedisServer({ port, dir, output: "ignore" });
     const redis = new Redis(second.url);
     cleanups.push(() => redis.disconnect());
     const key = Keys.hazardGeo(ngeohash.encode(base.latitude, base.longitude, 5), "pothole");
