@@ -26,11 +26,14 @@ export function postgresAdminUrl(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 /**
- * FerretDB's own default pool is 50 connections per instance; PostgreSQL's default limit is 100 in
- * all, so two instances (a test run and the local cluster) would take all of it and a third would
- * wait forever for a connection. 25 is far more than two cores keep busy.
+ * FerretDB's connections to PostgreSQL, per instance. FerretDB 1.24 holds one per `updateOne`
+ * statement until its `update` command ends, so the pool must stay far above what the nodes' update
+ * commands hold at once (they send at most MAX_UPDATES_PER_COMMAND = 10 statements each, see
+ * packages/server/src/store/durability.ts), or the store waits forever for a connection. Its own
+ * default, 50, would let two instances (a test run and the local cluster) take all of PostgreSQL's
+ * default 100; 40 leaves room for a second one and for psql.
  */
-const DEFAULT_POOL_MAX_CONNS = "25";
+const DEFAULT_POOL_MAX_CONNS = "40";
 /** Every `psql` call is bounded: a PostgreSQL that accepts but never answers is an error, not a hang. */
 const PSQL_TIMEOUT_MS = 15_000;
 

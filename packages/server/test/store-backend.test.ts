@@ -16,6 +16,7 @@ import type { SegmentSummary } from "@roadpulse/protocol";
 import { MongoClient } from "mongodb";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { bulkWriteInChunks, MAX_UPDATES_PER_COMMAND } from "../src/store/durability.js";
 import { connectDevice, redisUrl, register, TEST_JWT_SECRET } from "./support/env.js";
 import { getJson, observation, submit } from "./support/roads.js";
 
@@ -87,6 +88,29 @@ describe(`a cluster node on FerretDB's ${other} backend`, () => {
     expect(segment).toMatchObject({ id: "u3butzxb.ew", samples: 20, count: 20, devices: 1 });
     // 2, 3, 4, 2, 3, 4, …: seven 2s, seven 3s, six 4s.
     expect(segment.meanIri).toBeCloseTo((7 * 2 + 7 * 3 + 6 * 4) / 20, 6);
+  });
+
+  it("answers the aggregator's chunked bulk updates of existing documents, several at once", async () => {
+    // FerretDB holds a backend connection per updateOne statement until its command ends: chunks
+    // too big for its pool never answer (see durability.ts). Three writers at once, as nodes do.
+    const client = new MongoClient(`${store?.baseUri}/roadpulse`, { serverSelectionTimeoutMS: 10_000 });
+    try {
+      const collection = client.db().collection<{ _id: number; n: number }>("chunked_updates");
+      const count = 3 * MAX_UPDATES_PER_COMMAND;
+      await collection.insertMany(Array.from({ length: count }, (_, i) => ({ _id: i, n: 0 })));
+      const updates = Array.from({ length: count }, (_, i) => ({
+        updateOne: { filter: { _id: i }, update: { $inc: { n: 1 } } },
+      }));
+      const writers = Promise.all([0, 1, 2].map(() => bulkWriteInChunks(collection, updates, { ordered: false })));
+      const answered = await Promise.race([
+        writers.then(() => true),
+        new Promise<false>((resolve) => setTimeout(() => resolve(false), 20_000).unref()),
+      ]);
+      expect(answered).toBe(true);
+      expect(await collection.countDocuments({ n: 3 })).toBe(count);
+    } finally {
+      await client.close(true);
+    }
   });
 
   it.runIf(other === "postgresql")("drops its PostgreSQL database when the store stops", async () => {
