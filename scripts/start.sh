@@ -9,7 +9,7 @@ ensure_nginx_binary
 if [ -z "${MONGODB_URI:-}" ]; then
   # FerretDB's backend; the default was chosen by measurement (docs/store-backend.md) and is the
   # same as cluster-cli's.
-  export ROADPULSE_STORE_BACKEND="${ROADPULSE_STORE_BACKEND:-sqlite}"
+  export ROADPULSE_STORE_BACKEND="${ROADPULSE_STORE_BACKEND:-postgresql}"
   ensure_store_backend "$ROADPULSE_STORE_BACKEND"
   ensure_ferretdb_binary
 fi

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The local cluster, as plain processes: Redis (the machine's when it answers, else our own),
- * FerretDB (unless MONGODB_URI is set; on ROADPULSE_STORE_BACKEND, SQLite by default), NODES RoadPulse nodes on ports 5001… and nginx on LB_PORT
+ * FerretDB (unless MONGODB_URI is set; on ROADPULSE_STORE_BACKEND, PostgreSQL by default), NODES RoadPulse nodes on ports 5001… and nginx on LB_PORT
  * in front of them, with the project's nginx.conf. Stops everything it started on Ctrl-C or
  * SIGTERM. Run through scripts/start.sh, which installs and builds first.
  */
@@ -36,7 +36,7 @@ async function provideRedis(): Promise<RedisInstance> {
 }
 
 /** The local cluster's default store backend, chosen by measurement (docs/store-backend.md). */
-const DEFAULT_BACKEND: StoreBackend = "sqlite";
+const DEFAULT_BACKEND: StoreBackend = "postgresql";
 
 async function provideMongo(): Promise<{ uri: string; backend?: StoreBackend; supervisor?: StoreSupervisor }> {
   if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI };
