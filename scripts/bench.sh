@@ -10,4 +10,6 @@ ensure_workspace
 ensure_redis_server_binary
 ensure_nginx_binary
 [ -n "${MONGODB_URI:-}" ] || ensure_ferretdb_binary
+# `store` compares FerretDB's SQLite and PostgreSQL backends.
+[ "$name" != store ] || ensure_postgresql
 exec node "$ROOT/packages/bench/dist/$name.js" "$@"

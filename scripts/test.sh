@@ -9,7 +9,13 @@ ensure_nginx_binary
 ensure_prometheus_binaries
 ensure_docker_compose
 ensure_ops_checkers
-[ -n "${TEST_MONGODB_BASE_URI:-}" ] || ensure_ferretdb_binary
+if [ -z "${TEST_MONGODB_BASE_URI:-}" ]; then
+  ensure_ferretdb_binary
+  # The suite runs on TEST_STORE_BACKEND (SQLite by default); store-backend.test.ts runs a node on
+  # the other backend, so PostgreSQL is needed either way.
+  ensure_store_backend "${TEST_STORE_BACKEND:-sqlite}"
+  ensure_postgresql
+fi
 say "lint and type check (sources and tests)"
 pnpm_ run --silent lint
 pnpm_ run --silent typecheck

@@ -84,3 +84,45 @@ ensure_ferretdb_binary() {
   FERRETDB_BIN="$("$ROOT/scripts/lib/install-ferretdb.sh")"
   export FERRETDB_BIN
 }
+
+# PostgreSQL for FerretDB's postgresql backend (ROADPULSE_STORE_BACKEND=postgresql). With
+# ROADPULSE_POSTGRES_URL the server is someone else's: only psql is needed. Otherwise the local
+# cluster: installed (Debian package `postgresql`) when missing, started when stopped, and given a
+# superuser role for this OS user, so the default URL (the unix socket, `peer` authentication) works.
+ensure_postgresql() {
+  if [ -n "${ROADPULSE_POSTGRES_URL:-}" ]; then
+    command -v psql >/dev/null || apt_install postgresql-client
+    return 0
+  fi
+  command -v pg_lsclusters >/dev/null || apt_install postgresql
+  if ! pg_isready -q -h /var/run/postgresql -t 3; then
+    local version
+    version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+    [ -n "$version" ] || die "PostgreSQL is installed but has no cluster: create one with pg_createcluster <version> main"
+    say "starting PostgreSQL $version/main"
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
+      die "PostgreSQL $version/main did not start: see /var/log/postgresql/postgresql-$version-main.log"
+    local i
+    for i in $(seq 1 60); do
+      pg_isready -q -h /var/run/postgresql -t 1 && break
+      sleep 0.5
+    done
+    pg_isready -q -h /var/run/postgresql -t 1 || die "PostgreSQL $version/main is not answering on /var/run/postgresql"
+  fi
+  local me
+  me="$(id -un)"
+  if ! psql -X -q -At -d "postgres:///postgres?host=/var/run/postgresql" -c "select 1" >/dev/null 2>&1; then
+    [ "$me" = postgres ] || [ "$(id -u)" -eq 0 ] || die "PostgreSQL refuses role $me: ask an administrator for 'createuser -s $me'"
+    say "creating the PostgreSQL role $me (superuser: it creates and drops FerretDB's databases)"
+    runuser -u postgres -- createuser -s "$me"
+  fi
+}
+
+# What the chosen store backend needs (cluster-cli reads the same variable; sqlite needs nothing).
+ensure_store_backend() {
+  case "${1:-}" in
+    postgresql) ensure_postgresql ;;
+    sqlite) ;;
+    *) die "ROADPULSE_STORE_BACKEND must be sqlite or postgresql, got '${1:-}'" ;;
+  esac
+}

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 /**
  * The local cluster, as plain processes: Redis (the machine's when it answers, else our own),
- * FerretDB (unless MONGODB_URI is set), NODES RoadPulse nodes on ports 5001… and nginx on LB_PORT
+ * FerretDB (unless MONGODB_URI is set; on ROADPULSE_STORE_BACKEND, PostgreSQL by default), NODES RoadPulse nodes on ports 5001… and nginx on LB_PORT
  * in front of them, with the project's nginx.conf. Stops everything it started on Ctrl-C or
  * SIGTERM. Run through scripts/start.sh, which installs and builds first.
  */
 import { join, resolve } from "node:path";
 import { Cluster } from "./cluster.js";
-import { startFerretDB } from "./ferretdb.js";
+import { type StoreBackend, startFerretDB, storeBackendFromEnv } from "./ferretdb.js";
 import { isListening } from "./ports.js";
 import { type RedisInstance, redisAnswers, startRedisServer } from "./redis.js";
 import { StoreSupervisor } from "./store-supervisor.js";
@@ -35,8 +35,12 @@ async function provideRedis(): Promise<RedisInstance> {
   return await startRedisServer({ port: 6379, dir: join(RUN_DIR, "redis"), output: join(RUN_DIR, "redis.log") });
 }
 
-async function provideMongo(): Promise<{ uri: string; supervisor?: StoreSupervisor }> {
+/** The local cluster's default store backend, chosen by measurement (docs/store-backend.md). */
+const DEFAULT_BACKEND: StoreBackend = "postgresql";
+
+async function provideMongo(): Promise<{ uri: string; backend?: StoreBackend; supervisor?: StoreSupervisor }> {
   if (process.env.MONGODB_URI) return { uri: process.env.MONGODB_URI };
+  const backend = storeBackendFromEnv(DEFAULT_BACKEND);
   const wanted = intFromEnv("MONGO_PORT", 27017);
   const free = !(await isListening(wanted));
   const start = (port?: number) =>
@@ -44,6 +48,9 @@ async function provideMongo(): Promise<{ uri: string; supervisor?: StoreSupervis
       ...(port === undefined ? {} : { port }),
       dataDir: join(RUN_DIR, "ferretdb"),
       output: join(RUN_DIR, "ferretdb.log"),
+      backend,
+      // The local cluster's data outlives it, whichever the backend (`dropdb` removes it by hand).
+      keepData: true,
     });
   const instance = await start(free ? wanted : undefined);
   // The store we start is ours to watch: restarted on the same port when it stalls.
@@ -51,7 +58,7 @@ async function provideMongo(): Promise<{ uri: string; supervisor?: StoreSupervis
     log: (line) => console.error(`[cluster] ${line}`),
   });
   supervisor.start();
-  return { uri: `${instance.baseUri}/roadpulse`, supervisor };
+  return { uri: `${instance.baseUri}/roadpulse`, backend, supervisor };
 }
 
 async function main(): Promise<void> {
@@ -103,7 +110,7 @@ async function main(): Promise<void> {
     console.log("\nRoadPulse local cluster is up:");
     console.log(`  Redis     ${redis.url}${redis.service ? " (started here)" : " (reused)"}`);
     console.log(
-      `  MongoDB   ${mongo.uri}${mongo.supervisor ? " (FerretDB, started here, restarted if it stalls)" : ""}`,
+      `  MongoDB   ${mongo.uri}${mongo.supervisor ? ` (FerretDB on ${mongo.backend}, started here, restarted if it stalls)` : ""}`,
     );
     for (const node of running) console.log(`  ${node.nodeId.padEnd(9)} ${node.url}  (health: ${node.url}/health)`);
     console.log(`  nginx     ${nginx.url}  ← devices, k6 and curl go here (health: ${nginx.url}/health)`);

@@ -2,14 +2,40 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, isListening, waitFor } from "./ports.js";
+import { type PostgresDatabase, postgresDatabaseFor } from "./postgres.js";
 import { type Service, startService } from "./process.js";
 
 export interface MongoInstance {
   /** Connection string without a database name; append `/<db>`. */
   baseUri: string;
   port: number;
+  /** Which FerretDB backend holds the data. */
+  backend?: StoreBackend;
+  /** With the `postgresql` backend: the database on the local PostgreSQL that holds the data. */
+  postgresDatabase?: string;
   service?: Service;
   stop(): Promise<void>;
+}
+
+/** FerretDB's storage: SQLite files in `dataDir`, or a database of its own on a local PostgreSQL. */
+export type StoreBackend = "sqlite" | "postgresql";
+export const STORE_BACKENDS: readonly StoreBackend[] = ["sqlite", "postgresql"];
+
+/**
+ * The backend named by `ROADPULSE_STORE_BACKEND` (or another variable), else `fallback`. Anything
+ * else is refused by name, before a process starts.
+ */
+export function storeBackendFromEnv(
+  fallback: StoreBackend,
+  name = "ROADPULSE_STORE_BACKEND",
+  env: NodeJS.ProcessEnv = process.env,
+): StoreBackend {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!(STORE_BACKENDS as readonly string[]).includes(raw)) {
+    throw new Error(`${name} must be one of ${STORE_BACKENDS.join(", ")}, got "${raw}"`);
+  }
+  return raw as StoreBackend;
 }
 
 /** The FerretDB binary installed by scripts/lib/install-ferretdb.sh (or `FERRETDB_BIN`). */
@@ -29,20 +55,36 @@ export function ferretdbBinary(): string {
   return bin;
 }
 
-/** FerretDB 1.24 with its SQLite backend: the MongoDB wire protocol on a local port. */
-export async function startFerretDB(options: {
+export interface FerretDBOptions {
   port?: number;
+  /** SQLite's files and FerretDB's state; with PostgreSQL it also names the database (see postgres.ts). */
   dataDir: string;
   output: string | "inherit-prefixed" | "ignore";
-}): Promise<MongoInstance> {
+  /** `sqlite` unless given. */
+  backend?: StoreBackend;
+  /**
+   * PostgreSQL only: keep the database when the instance stops (the local cluster's data survives a
+   * restart, as its SQLite files do). Tests and benchmarks leave this off, so they leave nothing behind.
+   */
+  keepData?: boolean;
+}
+
+/** FerretDB 1.24 with its SQLite or PostgreSQL backend: the MongoDB wire protocol on a local port. */
+export async function startFerretDB(options: FerretDBOptions): Promise<MongoInstance> {
+  const backend = options.backend ?? "sqlite";
   const port = options.port ?? (await freePort());
   mkdirSync(options.dataDir, { recursive: true });
+  let database: PostgresDatabase | undefined;
+  const backendArgs = ["--handler=sqlite", `--sqlite-url=file:${options.dataDir}/`];
+  if (backend === "postgresql") {
+    database = await postgresDatabaseFor(port, options.dataDir);
+    backendArgs.splice(0, 2, "--handler=postgresql", `--postgresql-url=${database.ferretdbUrl}`);
+  }
   const service = startService(
     `ferretdb:${port}`,
     ferretdbBinary(),
     [
-      "--handler=sqlite",
-      `--sqlite-url=file:${options.dataDir}/`,
+      ...backendArgs,
       "--telemetry=disable",
       `--state-dir=${options.dataDir}`,
       `--listen-addr=127.0.0.1:${port}`,
@@ -51,14 +93,28 @@ export async function startFerretDB(options: {
     ],
     { output: options.output },
   );
-  await waitFor(`FerretDB on port ${port}`, async () => {
-    if (!service.running) throw new Error(`FerretDB exited: ${service.recentOutput}`);
-    return await isListening(port);
-  });
+  const dropDatabase = async () => {
+    if (database && !options.keepData) await database.drop();
+  };
+  try {
+    await waitFor(`FerretDB on port ${port}`, async () => {
+      if (!service.running) throw new Error(`FerretDB exited: ${service.recentOutput}`);
+      return await isListening(port);
+    });
+  } catch (error) {
+    await service.kill();
+    await dropDatabase().catch(() => undefined);
+    throw error;
+  }
   return {
     baseUri: `mongodb://127.0.0.1:${port}`,
     port,
+    backend,
+    ...(database ? { postgresDatabase: database.name } : {}),
     service,
-    stop: async () => void (await service.stop("SIGTERM", 5_000)),
+    stop: async () => {
+      await service.stop("SIGTERM", 5_000);
+      await dropDatabase();
+    },
   };
 }

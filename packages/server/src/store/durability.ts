@@ -21,12 +21,16 @@ export async function timedWrite<T>(metrics: Metrics, collection: string, write:
 }
 
 /**
- * Update statements sent in one command. FerretDB 1.24 (SQLite backend) stops answering an
- * `update` command of 100 or more statements that touch existing documents (reproduced with plain
- * `$inc` upserts: 99 answer in ~0.1 s, 100 never do), so bulk updates go in sequential chunks well
- * below that. MongoDB 7 is indifferent to the chunking.
+ * Update statements sent in one command. FerretDB 1.24 keeps every `updateOne` statement's query
+ * open, each holding one of its backend connections, until the whole command ends (the closer is
+ * deferred inside its loop over the statements), and a statement's write needs one more. A command
+ * of as many statements as the pool has connections therefore waits forever for a connection,
+ * and so do several smaller commands at once that add up to it: SQLite's pool is 100 (99
+ * statements answer in ~0.1 s, 100 never do), PostgreSQL's is the URL's `pool_max_conns` (25 of 25
+ * never answer, 24 do). Every node's aggregator sends such commands concurrently, so each one
+ * stays far below the pool. MongoDB 7 is indifferent to the chunking.
  */
-export const MAX_UPDATES_PER_COMMAND = 50;
+export const MAX_UPDATES_PER_COMMAND = 10;
 
 /** `bulkWrite` in sequential chunks of at most MAX_UPDATES_PER_COMMAND statements. */
 export async function bulkWriteInChunks<T extends Document>(

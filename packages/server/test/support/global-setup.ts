@@ -1,7 +1,13 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type MongoInstance, type RedisInstance, startFerretDB, startRedisServer } from "@roadpulse/devstack";
+import {
+  type MongoInstance,
+  type RedisInstance,
+  startFerretDB,
+  startRedisServer,
+  storeBackendFromEnv,
+} from "@roadpulse/devstack";
 import type { TestProject } from "vitest/node";
 
 declare module "vitest" {
@@ -16,6 +22,8 @@ declare module "vitest" {
  * the machine's shared Redis. Each test file then works in its own MongoDB database and its own
  * Redis database number or key space (see env.ts). `TEST_MONGODB_BASE_URI` (a connection string
  * without a database name) and `TEST_REDIS_URL` point the run at existing servers instead.
+ * `TEST_STORE_BACKEND=postgresql` runs the suite on FerretDB's PostgreSQL backend (SQLite by default;
+ * store-backend.test.ts covers the other one either way).
  */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const dir = mkdtempSync(join(tmpdir(), "roadpulse-test-"));
@@ -28,7 +36,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   let mongoBaseUri = process.env.TEST_MONGODB_BASE_URI;
   if (mongoBaseUri === undefined) {
-    mongo = await startFerretDB({ dataDir: join(dir, "ferretdb"), output: join(dir, "ferretdb.log") });
+    mongo = await startFerretDB({
+      dataDir: join(dir, "ferretdb"),
+      output: join(dir, "ferretdb.log"),
+      backend: storeBackendFromEnv("sqlite", "TEST_STORE_BACKEND"),
+    });
     mongoBaseUri = mongo.baseUri;
   }
   project.provide("redisUrl", redisUrl);
