@@ -205,7 +205,7 @@ export class Aggregator {
     return this.#running === null && this.#queue.length === 0 && this.#pending.length === 0;
   }
 
-  /** Starts the next round at most once per flush interval. */
+  /** Starts the next round one flush interval after the previous one ended, at the earliest. */
   #schedule(): void {
     if (this.#closed || this.#timer !== null || this.#running !== null) return;
     if (this.#queue.length === 0 && this.#pending.length === 0) {
@@ -220,6 +220,9 @@ export class Aggregator {
         .hold((keep) => this.#tick(keep))
         .catch((error: unknown) => this.ctx.log.error({ err: error }, "aggregation round not started"))
         .finally(() => {
+          // The interval counts from the end of a round: the lock is then free for at least that
+          // long, so another node waiting for it gets its turn (it is not a fair lock).
+          this.#lastStart = performance.now();
           this.#running = null;
           this.#schedule();
         });
