@@ -6,9 +6,9 @@ import { ObservationsRepository } from "../store/observations.js";
 import { RegionStatsRepository } from "../store/region-stats.js";
 import { SegmentsRepository } from "../store/segments.js";
 import { Aggregator } from "./aggregator.js";
+import { FoldLock } from "./fold-lock.js";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit } from "./group-commit.js";
 import { HazardClusters } from "./hazard-clusters.js";
-import { FoldLock } from "./fold-lock.js";
 import { HazardTracker } from "./hazard-tracker.js";
 import { IngestService } from "./ingest.js";
 
