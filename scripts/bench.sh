@@ -12,4 +12,6 @@ ensure_nginx_binary
 [ -n "${MONGODB_URI:-}" ] || ensure_ferretdb_binary
 # `store` compares FerretDB's SQLite and PostgreSQL backends.
 [ "$name" != store ] || ensure_postgresql
+# The fleet benchmark runs the local cluster's store, on the local cluster's backend.
+[ "$name" != fleet ] || [ -n "${MONGODB_URI:-}" ] || ensure_store_backend "${ROADPULSE_STORE_BACKEND:-postgresql}"
 exec node "$ROOT/packages/bench/dist/$name.js" "$@"

@@ -10,13 +10,14 @@ import {
   type RedisInstance,
   startFerretDB,
   startRedisServer,
+  storeBackendFromEnv,
   waitFor,
 } from "@roadpulse/devstack";
 import { type RawInsertResult, rawInsertThroughput } from "./raw-insert.js";
 
 /**
- * `pnpm bench fleet`: the local cluster (2 nodes + nginx + a private Redis + FerretDB, or
- * MONGODB_URI) under `roadpulse-sim fleet` in steps of 250, 500, 1k, 2k, 5k devices until a step
+ * `pnpm bench fleet`: the local cluster (2 nodes + nginx + a private Redis + FerretDB on
+ * ROADPULSE_STORE_BACKEND, PostgreSQL by default as in scripts/start.sh, or MONGODB_URI) under `roadpulse-sim fleet` in steps of 250, 500, 1k, 2k, 5k devices until a step
  * breaks its thresholds. Before each step the same generator drives a bare Socket.IO server (acks
  * only) on the same machine with the same number of devices: the baseline, and every figure of the
  * step is also given as a ratio to it. Writes bench/results/fleet.json and fleet.md.
@@ -127,7 +128,12 @@ async function main(): Promise<void> {
     redis = await startRedisServer({ dir, output: "ignore" });
     let mongoUri = process.env.MONGODB_URI;
     if (!mongoUri) {
-      ferret = await startFerretDB({ dataDir: join(dir, "ferretdb"), output: join(dir, "ferretdb.log") });
+      // The local cluster's store (scripts/start.sh): FerretDB on ROADPULSE_STORE_BACKEND, PostgreSQL by default.
+      ferret = await startFerretDB({
+        backend: storeBackendFromEnv("postgresql"),
+        dataDir: join(dir, "ferretdb"),
+        output: join(dir, "ferretdb.log"),
+      });
       mongoUri = `${ferret.baseUri}/bench_fleet`;
     }
     cluster = await Cluster.start({

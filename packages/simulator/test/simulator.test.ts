@@ -6,7 +6,8 @@ import { startTestCluster, type TestCluster } from "../../server/test/support/cl
 import { readReport, runCli } from "./support/cli.js";
 
 /**
- * The fleet generator against a real local cluster (2 nodes behind nginx, Redis, FerretDB), so the
+ * The fleet generator against a real local cluster (2 nodes behind nginx, Redis, FerretDB on
+ * PostgreSQL as scripts/start.sh runs it), so the
  * tool cannot rot: 50 devices for about 15 s, with the thresholds a load tester would put in CI.
  * The rate is modest on purpose (2 observations a second per device): the observation path of
  * the current system is slow on FerretDB, and this test is about the tool measuring correctly,
@@ -26,7 +27,9 @@ describe("roadpulse-sim against a real 2-node cluster", () => {
   const dir = mkdtempSync(join(tmpdir(), "roadpulse-sim-test-"));
 
   beforeAll(async () => {
-    cluster = await startTestCluster({ nodes: 2 });
+    // The local cluster's own store (scripts/start.sh): FerretDB on PostgreSQL, where aggregate
+    // upserts do not scan the collection as they do on SQLite (docs/store-backend.md).
+    cluster = await startTestCluster({ nodes: 2, store: "postgresql" });
   });
 
   afterAll(async () => {

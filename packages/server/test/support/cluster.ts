@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cluster } from "@roadpulse/devstack";
+import { Cluster, type MongoInstance, type StoreBackend, startFerretDB } from "@roadpulse/devstack";
 import { mongoUri, redisUrl, uniqueDbName } from "./env.js";
 
 export interface TestCluster extends Cluster {
@@ -15,13 +15,18 @@ export interface TestCluster extends Cluster {
 /**
  * N node processes behind nginx on free ports, on the run's private Redis (own adapter channel
  * prefix) and a MongoDB database of their own. Node logs go to files in `dir` (kept on failure
- * is not needed: `recentOutput` of each service holds the tail).
+ * is not needed: `recentOutput` of each service holds the tail). With `store`, the nodes get a
+ * private FerretDB on that backend instead of the run's shared one (dropped on dispose).
  */
 export async function startTestCluster(
-  options: { nodes: number; env?: Record<string, string> } = { nodes: 3 },
+  options: { nodes: number; env?: Record<string, string>; store?: StoreBackend } = { nodes: 3 },
 ): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), "roadpulse-cluster-"));
-  const database = mongoUri(uniqueDbName("c"));
+  let store: MongoInstance | undefined;
+  if (options.store !== undefined) {
+    store = await startFerretDB({ backend: options.store, dataDir: join(dir, "store"), output: "ignore" });
+  }
+  const database = store === undefined ? mongoUri(uniqueDbName("c")) : `${store.baseUri}/${uniqueDbName("c")}`;
   const redis = redisUrl();
   const cluster = await Cluster.start({
     nodes: options.nodes,
@@ -43,6 +48,7 @@ export async function startTestCluster(
     redisUrl: redis,
     async dispose() {
       await cluster.stop();
+      await store?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
   });
