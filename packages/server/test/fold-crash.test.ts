@@ -5,21 +5,24 @@ import { join } from "node:path";
 import { freePort, type NodeProcess, startNodeProcess, waitFor } from "@roadpulse/devstack";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_UPDATES_PER_COMMAND } from "../src/store/durability.js";
 import { connected, emitAck, observation, openDevice } from "./support/devices.js";
 import { mongoUri, redisUrl, register, TEST_JWT_SECRET, uniqueDbName } from "./support/env.js";
 
-/** Segments of one batch: 3 commands of segment upserts (50 each), then one of region-days. */
+/** Segments of one batch: ceil(120 / MAX_UPDATES_PER_COMMAND) commands of segment upserts, then one of region-days. */
 const SEGMENTS = 120;
 const SAMPLES_PER_SEGMENT = 2;
+const SEGMENT_COMMANDS = Math.ceil(SEGMENTS / MAX_UPDATES_PER_COMMAND);
 
 /**
- * Steps of a node's first round with that batch (AGGREGATE_TEST_CRASH_AT, see aggregator.ts):
- * 1..3 the segment commands, 4 the region-day command, 5 closing the journal entry.
+ * Steps of a node's first round with that batch (AGGREGATE_TEST_CRASH_AT, see aggregator.ts): the
+ * node dies right before step n. 1..SEGMENT_COMMANDS are the segment commands, then the
+ * region-day command, then closing the journal entry.
  */
 const CRASHES = [
   { step: 1, what: "after recording the round, before any aggregate write" },
-  { step: 3, what: "after two of three segment commands" },
-  { step: 5, what: "after every aggregate write, before closing the journal" },
+  { step: Math.floor(SEGMENT_COMMANDS / 2) + 1, what: "after half of the segment commands" },
+  { step: SEGMENT_COMMANDS + 2, what: "after every aggregate write, before closing the journal" },
 ];
 
 /**
@@ -88,8 +91,15 @@ describe("a node SIGKILLed in the middle of a fold", { timeout: 300_000 }, () =>
         }
       }),
     );
+    // One aggregator folds at a time (roads:fold:lock): a node that died holding the lock holds
+    // the next one back for the lock's time to live (20 s), so the deaths come one after another.
+    const allDeadBy = Date.now() + 150_000;
     for (const [n, node] of crashing.entries()) {
-      await waitFor(`node ${CRASHES[n]?.what} to die`, () => !node.service.running, 60_000);
+      await waitFor(
+        `node ${CRASHES[n]?.what} to die`,
+        () => !node.service.running,
+        Math.max(1_000, allDeadBy - Date.now()),
+      );
     }
 
     const mongo = new MongoClient(database);
