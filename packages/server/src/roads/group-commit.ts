@@ -144,16 +144,16 @@ export class GroupCommit {
     }
     // The aggregator gets the whole group at once (one journal entry), before any ack goes out.
     this.onCommitted(entry, stored.inserted);
-    const insertedIds = new Set(stored.inserted.map((doc) => doc._id));
     const byId = new Map(stored.inserted.map((doc) => [doc._id, doc]));
     for (const waiting of group) {
       const inserted: ObservationDoc[] = [];
       const counted = new Set<string>();
       for (const doc of waiting.docs) {
         // The first batch of the group holding an id owns it; any other copy is a duplicate.
-        if (!insertedIds.has(doc._id) || owner.get(doc._id) !== waiting || counted.has(doc._id)) continue;
+        const kept = byId.get(doc._id);
+        if (kept === undefined || owner.get(doc._id) !== waiting || counted.has(doc._id)) continue;
         counted.add(doc._id);
-        inserted.push(byId.get(doc._id) as ObservationDoc);
+        inserted.push(kept);
       }
       waiting.resolve({ inserted, duplicates: waiting.docs.length - inserted.length });
     }

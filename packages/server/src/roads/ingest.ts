@@ -3,7 +3,6 @@ import ngeohash from "ngeohash";
 import type { NodeContext } from "../context.js";
 import { segmentKey } from "../domain/segment-key.js";
 import { countsForQuality } from "../domain/speed-gate.js";
-import { StorageUnavailableError } from "../store/errors.js";
 import type { Aggregator } from "./aggregator.js";
 import type { GroupCommit, NewObservation } from "./group-commit.js";
 import { validateObservations } from "./observation-validation.js";
@@ -58,29 +57,11 @@ export class IngestService {
     metrics.observations.inc({ result: "rejected" }, rejected.length);
     if (valid.length === 0) return { accepted: 0, duplicates: 0, rejected };
 
-    await this.#admitted();
+    // Back-pressure, bounded by the store deadline inside admit().
+    await this.aggregator.admit();
     const { inserted, duplicates } = await this.commits.submit(valid.map((o) => toDoc(o, who, now)));
     metrics.observations.inc({ result: "accepted" }, inserted.length);
     metrics.observations.inc({ result: "duplicate" }, duplicates);
     return { accepted: inserted.length, duplicates, rejected };
-  }
-
-  /**
-   * Waits while the aggregator is behind (back-pressure), but never longer than a store call may
-   * take: past that the batch is refused with STORAGE_UNAVAILABLE and the device sends it later.
-   */
-  async #admitted(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new StorageUnavailableError("the road map is behind; send this batch again later")),
-        this.ctx.config.mongodbTimeoutMs,
-      );
-    });
-    try {
-      await Promise.race([this.aggregator.admit(), deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
