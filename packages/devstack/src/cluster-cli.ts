@@ -113,7 +113,7 @@ async function main(): Promise<void> {
       `  MongoDB   ${mongo.uri}${mongo.supervisor ? ` (FerretDB on ${mongo.backend}, started here, restarted if it stalls)` : ""}`,
     );
     for (const node of running) console.log(`  ${node.nodeId.padEnd(9)} ${node.url}  (health: ${node.url}/health)`);
-    console.log(`  nginx     ${nginx.url}  ← devices, k6 and curl go here (health: ${nginx.url}/health)`);
+    console.log(`  nginx     ${nginx.url}  ← devices, the simulator and curl go here (health: ${nginx.url}/health)`);
     console.log("A node that dies is restarted. Ctrl-C stops everything.\n");
   } catch (error) {
     console.error(`local cluster failed to start: ${error instanceof Error ? error.message : String(error)}`);

@@ -46,7 +46,7 @@ export class Cluster {
     });
   }
 
-  /** The balancer's URL: where devices, k6 and curl connect. */
+  /** The balancer's URL: where devices, the simulator and curl connect. */
   get url(): string {
     return this.nginx.url;
   }
