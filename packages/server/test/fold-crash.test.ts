@@ -17,7 +17,8 @@ const SEGMENT_COMMANDS = Math.ceil(SEGMENTS / MAX_UPDATES_PER_COMMAND);
 /**
  * Steps of a node's first round with that batch (AGGREGATE_TEST_CRASH_AT, see aggregator.ts): the
  * node dies right before step n. 1..SEGMENT_COMMANDS are the segment commands, then the
- * region-day command, then closing the journal entry.
+ * region-day command, then closing the journal entry. Segment commands go FOLD_COMMANDS_IN_FLIGHT
+ * at a time, so a death before step n also cuts the commands before it that are still in flight.
  */
 const CRASHES = [
   { step: 1, what: "after recording the round, before any aggregate write" },

@@ -40,6 +40,8 @@ export class Metrics {
   readonly hazardTransitions: Counter<"status">;
   readonly adapterMessages: Counter<"direction">;
   readonly backendUp: Gauge<"service">;
+  readonly aggregatePhase: Histogram<"phase">;
+  readonly aggregateBacklog: Gauge;
 
   constructor(nodeId: string, version: string) {
     const registers = [this.registry];
@@ -154,6 +156,18 @@ export class Metrics {
       labelNames: ["service"],
       // A node is only as connected as its least connected worker.
       aggregator: "min",
+      registers,
+    });
+    this.aggregatePhase = new Histogram({
+      name: "roadpulse_aggregate_round_phase_seconds",
+      help: "Duration of each phase of an aggregation round (begin, segments, region_stats, hazards, close, publish)",
+      labelNames: ["phase"],
+      buckets: [...SLOW_BUCKETS, 10, 30],
+      registers,
+    });
+    this.aggregateBacklog = new Gauge({
+      name: "roadpulse_aggregate_backlog_observations",
+      help: "Observations stored and acked but not yet folded into the road map",
       registers,
     });
   }

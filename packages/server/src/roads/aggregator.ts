@@ -120,7 +120,7 @@ export class Aggregator {
 
   enqueue(entry: JournalEntry, observations: ObservationDoc[]): void {
     this.#queue.push({ entry, observations });
-    this.#backlog += observations.length;
+    this.#addBacklog(observations.length);
     this.#schedule();
   }
 
@@ -184,7 +184,7 @@ export class Aggregator {
         hazardsDone: false,
         recovered: true,
       });
-      this.#backlog += observations.length;
+      this.#addBacklog(observations.length);
       recovered += 1;
     }
     const claimed = await this.journal.claimStale(this.#staleMs);
@@ -199,6 +199,11 @@ export class Aggregator {
     }
     this.#schedule();
     return recovered;
+  }
+
+  #addBacklog(observations: number): void {
+    this.#backlog += observations;
+    this.ctx.metrics.aggregateBacklog.set(this.#backlog);
   }
 
   #isIdle(): boolean {
@@ -233,7 +238,7 @@ export class Aggregator {
     let round: Round | null = this.#pending[0] ?? null;
     try {
       if (round === null) {
-        round = await this.#begin();
+        round = await this.#timed("begin", () => this.#begin());
         if (round === null) return;
         this.#pending.push(round);
       }
@@ -252,7 +257,7 @@ export class Aggregator {
 
   #finish(round: Round): void {
     this.#pending = this.#pending.filter((r) => r !== round);
-    this.#backlog -= round.size;
+    this.#addBacklog(-round.size);
     if (this.#backlog < BACKLOG_HIGH_WATER) for (const resolve of this.#waiters.splice(0)) resolve();
   }
 
@@ -269,7 +274,10 @@ export class Aggregator {
       const lease = await this.#ownLane();
       const startedAt = performance.now();
       // Entries taken over by another node (this one was too slow) are that node's to apply.
-      const held = await this.journal.renew(taken.map((queued) => queued.entry));
+      const held = await this.journal.renew(
+        taken.map((queued) => queued.entry),
+        this.#staleMs / 4,
+      );
       const heldClaims = new Set(held.map((entry) => entry.claim.toHexString()));
       const mine = taken.filter((queued) => heldClaims.has(queued.entry.claim.toHexString()));
       // Past half the stale time, another node may be taking these entries over: start afresh.
@@ -299,29 +307,47 @@ export class Aggregator {
   async #apply(round: Round, keep: () => Promise<void>): Promise<void> {
     const now = this.ctx.clock();
     const deltas = roundDeltas(round.observations);
+    this.ctx.log.debug(
+      { observations: round.observations.length, segments: deltas.segments.length, events: deltas.events.length },
+      "aggregation round",
+    );
     const guard = async () => {
       await keep();
       await this.#guard(round.lease);
     };
-    await this.segments.apply(deltas.segments, round.fold, now, this.#fullSegments, guard);
-    await this.regionStats.apply(deltas.regionDays, round.fold, guard);
+    await this.#timed("segments", () =>
+      this.segments.apply(deltas.segments, round.fold, now, this.#fullSegments, guard),
+    );
+    await this.#timed("region_stats", () => this.regionStats.apply(deltas.regionDays, round.fold, guard));
     let hazards: Awaited<ReturnType<HazardTracker["applyEvents"]>> = [];
     if (!round.hazardsDone) {
-      hazards = await this.hazards.applyEvents(deltas.events, now);
+      hazards = await this.#timed("hazards", () => this.hazards.applyEvents(deltas.events, now));
       round.hazardsDone = true;
     }
     this.#step();
-    await this.journal.close(round.batches);
+    await this.#timed("close", () => this.journal.close(round.batches));
 
-    const segments = await this.segments.findByIds(
-      deltas.segments.map((s) => s.id),
-      this.ctx.config.mongodbTimeoutMs,
+    const segments = await this.#timed("publish", () =>
+      this.segments.findByIds(
+        deltas.segments.map((s) => s.id),
+        this.ctx.config.mongodbTimeoutMs,
+      ),
     );
     for (const segment of segments) {
       if ((segment.devices?.length ?? 0) >= MAX_SEGMENT_DEVICES) this.#rememberFull(segment._id);
       publishSegment(this.ctx, segmentSummary(segment));
     }
     for (const hazard of hazards) publishHazard(this.ctx, hazardSummary(hazard, now));
+  }
+
+  /** Times one phase of a round (roadpulse_aggregate_round_phase_seconds). */
+  async #timed<T>(phase: string, work: () => Promise<T>): Promise<T> {
+    const end = this.ctx.metrics.aggregatePhase.startTimer({ phase });
+    try {
+      return await work();
+    } finally {
+      end();
+    }
   }
 
   /** This node's lane, leased on first use and kept renewed while idle. */

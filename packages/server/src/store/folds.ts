@@ -52,15 +52,27 @@ export interface FoldWrite {
 }
 
 /**
+ * Commands of one round in flight at once. A round touches each document once, so its commands
+ * never write the same document and their order does not matter; FerretDB answers each one in
+ * several milliseconds mostly spent waiting, so sending a few at a time multiplies the rate the
+ * road map keeps up with. Bounded so that, with MAX_UPDATES_PER_COMMAND, the connections they hold
+ * in the store (a statement's query and its write each) stay well below its pool (durability.ts):
+ * only one node writes folds at a time (roads/fold-lock.ts).
+ */
+export const FOLD_COMMANDS_IN_FLIGHT = 4;
+
+/**
  * Writes one round's fold upserts in ordered commands of at most MAX_UPDATES_PER_COMMAND
- * statements. When a command stops on a duplicate key, one read finds which of its documents
- * hold the round already (applied by this command before it stopped, or earlier, or by another
- * node applying the same round); the others are sent again. A statement that does not hold the
- * round after a duplicate key lost the insert race of two upserts creating the same document, and
- * goes through as an update the next time. Ordered on purpose: FerretDB 1.24 stops an unordered
- * command at its first failure too, dropping the rest, and it reports that failure at index 0
- * with zero counts whatever the real index, so nothing here relies on the index or the counts.
- * `guard` runs before every command and throws to stop (the lane's lease, roads/aggregator.ts).
+ * statements, FOLD_COMMANDS_IN_FLIGHT at a time. When a command stops on a duplicate key, one read
+ * finds which of its documents hold the round already (applied by this command before it stopped,
+ * or earlier, or by another node applying the same round); the others are sent again. A statement
+ * that does not hold the round after a duplicate key lost the insert race of two upserts creating
+ * the same document, and goes through as an update the next time. Ordered on purpose: FerretDB
+ * 1.24 stops an unordered command at its first failure too, dropping the rest, and it reports that
+ * failure at index 0 with zero counts whatever the real index, so nothing here relies on the index
+ * or the counts. `guard` runs before every command and throws to stop (the lane's lease,
+ * roads/aggregator.ts); after a failure no further command starts, and the error is thrown once
+ * the commands in flight have ended.
  */
 export async function writeFolds<T extends Document>(
   collection: Collection<T>,
@@ -68,26 +80,49 @@ export async function writeFolds<T extends Document>(
   fold: FoldId,
   guard: () => Promise<void> = async () => undefined,
 ): Promise<void> {
+  const chunks: FoldWrite[][] = [];
+  for (let start = 0; start < writes.length; start += MAX_UPDATES_PER_COMMAND) {
+    chunks.push(writes.slice(start, start + MAX_UPDATES_PER_COMMAND));
+  }
+  let next = 0;
+  let failure: { error: unknown } | null = null;
+  const worker = async () => {
+    while (failure === null && next < chunks.length) {
+      const chunk = chunks[next++] as FoldWrite[];
+      try {
+        await writeChunk(collection, chunk, fold, guard, () => failure !== null);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(FOLD_COMMANDS_IN_FLIGHT, chunks.length) }, worker));
+  if (failure !== null) throw (failure as { error: unknown }).error;
+}
+
+/** One command's statements, sent again without those that hold the round after a duplicate key. */
+async function writeChunk<T extends Document>(
+  collection: Collection<T>,
+  chunk: FoldWrite[],
+  fold: FoldId,
+  guard: () => Promise<void>,
+  stopped: () => boolean,
+): Promise<void> {
   const field = foldField(fold.lane);
-  let remaining = writes;
+  let remaining = chunk;
   let racesInARow = 0;
-  while (remaining.length > 0) {
-    const chunk = remaining.slice(0, MAX_UPDATES_PER_COMMAND);
+  while (remaining.length > 0 && !stopped()) {
     await guard();
     try {
       await collection.bulkWrite(
-        chunk.map((write) => foldOperation<T>(write, fold)),
-        {
-          ordered: true,
-          writeConcern: DURABLE,
-        },
+        remaining.map((write) => foldOperation<T>(write, fold)),
+        { ordered: true, writeConcern: DURABLE },
       );
-      remaining = remaining.slice(chunk.length);
-      racesInARow = 0;
+      return;
     } catch (error) {
       if (duplicateAt(error) === null) throw error;
       const holding = await collection
-        .find({ _id: { $in: chunk.map((write) => write.id) }, [field]: { $gte: fold.seq } } as Filter<T>, {
+        .find({ _id: { $in: remaining.map((write) => write.id) }, [field]: { $gte: fold.seq } } as Filter<T>, {
           projection: { _id: 1 },
           maxTimeMS: FOLD_CHECK_MS,
         })
@@ -96,7 +131,7 @@ export async function writeFolds<T extends Document>(
       // Nothing holds the round: only insert races, which resolve at once; anything else repeats.
       if (done.size === 0 && ++racesInARow > 3) throw error;
       if (done.size > 0) racesInARow = 0;
-      remaining = [...chunk.filter((write) => !done.has(write.id)), ...remaining.slice(chunk.length)];
+      remaining = remaining.filter((write) => !done.has(write.id));
     }
   }
 }

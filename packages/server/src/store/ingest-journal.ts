@@ -25,6 +25,12 @@ export interface IngestBatchDoc {
 export interface JournalEntry {
   batch: ObjectId;
   claim: ObjectId;
+  /**
+   * When this node last set the stored `claimedAt` (epoch ms, read before the write was sent, so
+   * never later than the stored value): an entry renewed less than a quarter of the stale time ago
+   * cannot be taken over yet and needs no renewal.
+   */
+  claimedAt: number;
 }
 
 export const INGEST_BATCHES = "ingest_batches";
@@ -49,21 +55,34 @@ export class IngestJournal {
       claimedAt: new Date(),
     };
     await timedWrite(this.metrics, INGEST_BATCHES, () => this.#collection.insertOne(doc, { writeConcern: DURABLE }));
-    return { batch: doc._id, claim: doc.claim };
+    return { batch: doc._id, claim: doc.claim, claimedAt: doc.claimedAt.getTime() };
   }
 
-  /** Refreshes entries about to be applied; returns the ones still held (others were taken over). */
-  async renew(entries: JournalEntry[]): Promise<JournalEntry[]> {
-    const claims = entries.map((e) => e.claim);
+  /**
+   * Refreshes entries about to be applied and returns the ones still held (others were taken
+   * over). Only entries claimed more than `freshMs` ago are written: a younger entry cannot have
+   * been taken over (that takes the whole stale time), and at fleet rate a round holds hundreds of
+   * entries, whose renewal (one update per document on FerretDB) would otherwise cost more than
+   * the round.
+   */
+  async renew(entries: JournalEntry[], freshMs: number): Promise<JournalEntry[]> {
+    const now = Date.now();
+    const due = entries.filter((e) => now - e.claimedAt >= freshMs);
+    if (due.length === 0) return entries;
+    const claims = due.map((e) => e.claim);
     const result = await timedWrite(this.metrics, INGEST_BATCHES, () =>
-      this.#collection.updateMany({ claim: { $in: claims } }, { $set: { claimedAt: new Date() } }),
+      this.#collection.updateMany({ claim: { $in: claims } }, { $set: { claimedAt: new Date(now) } }),
     );
-    if (result.modifiedCount === entries.length) return entries;
-    const held = await this.#collection
-      .find({ claim: { $in: claims } }, { projection: { claim: 1 }, maxTimeMS: this.readTimeoutMs })
-      .toArray();
-    const stillHeld = new Set(held.map((doc) => doc.claim.toHexString()));
-    return entries.filter((e) => stillHeld.has(e.claim.toHexString()));
+    let lost = new Set<string>();
+    if (result.modifiedCount !== due.length) {
+      const held = await this.#collection
+        .find({ claim: { $in: claims } }, { projection: { claim: 1 }, maxTimeMS: this.readTimeoutMs })
+        .toArray();
+      const stillHeld = new Set(held.map((doc) => doc.claim.toHexString()));
+      lost = new Set(claims.map((c) => c.toHexString()).filter((c) => !stillHeld.has(c)));
+    }
+    for (const entry of due) entry.claimedAt = now;
+    return entries.filter((e) => !lost.has(e.claim.toHexString()));
   }
 
   /** Deletes the entries of batches whose aggregates are all written (whoever holds them). */
@@ -93,14 +112,15 @@ export class IngestJournal {
     const claimed: JournalEntry[] = [];
     for (const entry of stale) {
       const claim = new ObjectId();
+      const claimedAt = new Date();
       const result = await timedWrite(this.metrics, INGEST_BATCHES, () =>
         this.#collection.updateOne(
           { _id: entry._id, claim: entry.claim },
-          { $set: { owner: this.owner, claim, claimedAt: new Date() } },
+          { $set: { owner: this.owner, claim, claimedAt } },
           { writeConcern: DURABLE },
         ),
       );
-      if (result.modifiedCount === 1) claimed.push({ batch: entry._id, claim });
+      if (result.modifiedCount === 1) claimed.push({ batch: entry._id, claim, claimedAt: claimedAt.getTime() });
     }
     return claimed;
   }
