@@ -28,8 +28,9 @@ export function postgresAdminUrl(env: NodeJS.ProcessEnv = process.env): string {
 /**
  * FerretDB's connections to PostgreSQL, per instance. FerretDB 1.24 holds one per `updateOne`
  * statement until its `update` command ends, so the pool must stay far above what the nodes' update
- * commands hold at once (they send at most MAX_UPDATES_PER_COMMAND = 10 statements each, see
- * packages/server/src/store/durability.ts), or the store waits forever for a connection. Its own
+ * commands hold at once (a round of folds holds at most 24: 4 commands of 5 statements, or 8
+ * single-document writes; see packages/server/src/store/durability.ts), or the store waits forever
+ * for a connection. Its own
  * default, 50, would let two instances (a test run and the local cluster) take all of PostgreSQL's
  * default 100; 40 leaves room for a second one and for psql.
  */

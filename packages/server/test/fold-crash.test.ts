@@ -5,25 +5,23 @@ import { join } from "node:path";
 import { freePort, type NodeProcess, startNodeProcess, waitFor } from "@roadpulse/devstack";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { MAX_UPDATES_PER_COMMAND } from "../src/store/durability.js";
 import { connected, emitAck, observation, openDevice } from "./support/devices.js";
 import { mongoUri, redisUrl, register, TEST_JWT_SECRET, uniqueDbName } from "./support/env.js";
 
-/** Segments of one batch: ceil(120 / MAX_UPDATES_PER_COMMAND) commands of segment upserts, then one of region-days. */
+/** Segments of one batch: one upsert each, then one command of region-days. */
 const SEGMENTS = 120;
 const SAMPLES_PER_SEGMENT = 2;
-const SEGMENT_COMMANDS = Math.ceil(SEGMENTS / MAX_UPDATES_PER_COMMAND);
 
 /**
  * Steps of a node's first round with that batch (AGGREGATE_TEST_CRASH_AT, see aggregator.ts): the
- * node dies right before step n. 1..SEGMENT_COMMANDS are the segment commands, then the
- * region-day command, then closing the journal entry. Segment commands go FOLD_COMMANDS_IN_FLIGHT
- * at a time, so a death before step n also cuts the commands before it that are still in flight.
+ * node dies right before step n. 1..SEGMENTS are the segment upserts, then the region-day
+ * command, then closing the journal entry. Segment upserts go FOLD_DOCUMENTS_IN_FLIGHT at a time,
+ * so a death before step n also cuts the upserts before it that are still in flight.
  */
 const CRASHES = [
   { step: 1, what: "after recording the round, before any aggregate write" },
-  { step: Math.floor(SEGMENT_COMMANDS / 2) + 1, what: "after half of the segment commands" },
-  { step: SEGMENT_COMMANDS + 2, what: "after every aggregate write, before closing the journal" },
+  { step: Math.floor(SEGMENTS / 2) + 1, what: "after half of the segment upserts" },
+  { step: SEGMENTS + 2, what: "after every aggregate write, before closing the journal" },
 ];
 
 /**

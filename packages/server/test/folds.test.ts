@@ -2,7 +2,14 @@ import { MongoBulkWriteError, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { journalStaleMs } from "../src/roads/aggregator.js";
 import { MAX_UPDATES_PER_COMMAND } from "../src/store/durability.js";
-import { duplicateAt, type FoldId, type FoldWrite, foldFilter, writeFolds } from "../src/store/folds.js";
+import {
+  duplicateAt,
+  type FoldId,
+  type FoldWrite,
+  foldFilter,
+  writeFolds,
+  writeFoldsReturning,
+} from "../src/store/folds.js";
 import { mongoUri, uniqueDbName } from "./support/env.js";
 
 interface Counter {
@@ -116,5 +123,34 @@ describe("fold writes on the store", () => {
     await expect(writeFolds(collection, adds(ids), { lane: 0, seq: 1 }, guard)).rejects.toThrow("lease lost");
     // Only the first command (one chunk of statements) went through.
     expect(await collection.countDocuments()).toBe(MAX_UPDATES_PER_COMMAND);
+  });
+
+  it("returns each document with the round in it, also when the round is re-applied after a crash", async () => {
+    const collection = fresh();
+    const ids = Array.from({ length: 50 }, (_, i) => `r${i}`);
+    const round: FoldId = { lane: 3, seq: 9 };
+    await writeFoldsReturning(collection, adds(ids.slice(0, 17), 2), { lane: 3, seq: 8 });
+    // A node died after writing some of round 9; the round is then applied whole, twice.
+    await writeFoldsReturning(collection, adds(ids.filter((_, i) => i % 3 === 0)), round);
+    const first = await writeFoldsReturning(collection, adds(ids), round);
+    const again = await writeFoldsReturning(collection, adds(ids), round);
+    const expected = Object.fromEntries(ids.map((id, i) => [id, i < 17 ? 3 : 1]));
+    for (const returned of [first, again]) {
+      expect(Object.fromEntries(returned.map((doc) => [doc._id, doc.n]))).toEqual(expected);
+      expect(returned.every((doc) => doc.folds?.l3 === 9)).toBe(true);
+    }
+    expect(await counts(collection)).toEqual(expected);
+  });
+
+  it("starts no document write once the guard says the lease is gone", async () => {
+    const collection = fresh();
+    const ids = Array.from({ length: 40 }, (_, i) => `q${i}`);
+    let writes = 0;
+    const guard = async () => {
+      writes += 1;
+      if (writes > 1) throw new Error("lease lost");
+    };
+    await expect(writeFoldsReturning(collection, adds(ids), { lane: 0, seq: 1 }, guard)).rejects.toThrow("lease lost");
+    expect(await collection.countDocuments()).toBe(1);
   });
 });

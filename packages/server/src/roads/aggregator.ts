@@ -315,7 +315,7 @@ export class Aggregator {
       await keep();
       await this.#guard(round.lease);
     };
-    await this.#timed("segments", () =>
+    const segments = await this.#timed("segments", () =>
       this.segments.apply(deltas.segments, round.fold, now, this.#fullSegments, guard),
     );
     await this.#timed("region_stats", () => this.regionStats.apply(deltas.regionDays, round.fold, guard));
@@ -327,12 +327,6 @@ export class Aggregator {
     this.#step();
     await this.#timed("close", () => this.journal.close(round.batches));
 
-    const segments = await this.#timed("publish", () =>
-      this.segments.findByIds(
-        deltas.segments.map((s) => s.id),
-        this.ctx.config.mongodbTimeoutMs,
-      ),
-    );
     for (const segment of segments) {
       if ((segment.devices?.length ?? 0) >= MAX_SEGMENT_DEVICES) this.#rememberFull(segment._id);
       publishSegment(this.ctx, segmentSummary(segment));

@@ -1,7 +1,7 @@
 import type { AnyBulkWriteOperation, Collection, Db, Filter } from "mongodb";
 import type { Metrics } from "../metrics/registry.js";
 import { bulkWriteInChunks, DURABLE, timedWrite } from "./durability.js";
-import { type FoldId, type FoldWrite, writeFolds } from "./folds.js";
+import { type FoldId, type FoldWrite, writeFoldsReturning } from "./folds.js";
 
 /**
  * `road_segments`: one document per segment key, holding running sums only (count, Σx, Σx²),
@@ -73,7 +73,7 @@ export class SegmentsRepository {
   /**
    * One upsert per segment, exactly once per round (folds.ts): `$inc` of the sums, `$min`/`$max`
    * of the time span, `$addToSet` of the devices (left out for segments already known to be at
-   * the cap, so the list stays bounded).
+   * the cap, so the list stays bounded). Returns the segments as they are with the round in them.
    */
   async apply(
     deltas: SegmentDelta[],
@@ -81,8 +81,8 @@ export class SegmentsRepository {
     now: Date,
     fullSegments: ReadonlySet<string>,
     guard?: () => Promise<void>,
-  ): Promise<void> {
-    if (deltas.length === 0) return;
+  ): Promise<SegmentDoc[]> {
+    if (deltas.length === 0) return [];
     const writes: FoldWrite[] = deltas.map((delta) => {
       const addDevices = delta.devices.size > 0 && !fullSegments.has(delta.id);
       return {
@@ -104,7 +104,9 @@ export class SegmentsRepository {
         },
       };
     });
-    await timedWrite(this.metrics, ROAD_SEGMENTS, () => writeFolds(this.#collection, writes, fold, guard));
+    return await timedWrite(this.metrics, ROAD_SEGMENTS, () =>
+      writeFoldsReturning(this.#collection, writes, fold, guard),
+    );
   }
 
   async findByIds(ids: string[], maxTimeMS?: number): Promise<SegmentDoc[]> {
