@@ -66,6 +66,8 @@ export class Aggregator {
   #lease: LaneLease | null = null;
   #timer: NodeJS.Timeout | null = null;
   #renewal: NodeJS.Timeout | null = null;
+  #queueRenewal: NodeJS.Timeout | null = null;
+  #renewingQueue = false;
   #running: Promise<void> | null = null;
   #lastStart = Number.NEGATIVE_INFINITY;
   #waiters: Array<() => void> = [];
@@ -121,6 +123,10 @@ export class Aggregator {
   enqueue(entry: JournalEntry, observations: ObservationDoc[]): void {
     this.#queue.push({ entry, observations });
     this.#addBacklog(observations.length);
+    if (this.#queueRenewal === null && !this.#closed) {
+      this.#queueRenewal = setInterval(() => void this.#renewQueued(), this.#staleMs / 4);
+      this.#queueRenewal.unref();
+    }
     this.#schedule();
   }
 
@@ -144,6 +150,8 @@ export class Aggregator {
     clearTimeout(timer);
     if (this.#renewal !== null) clearInterval(this.#renewal);
     this.#renewal = null;
+    if (this.#queueRenewal !== null) clearInterval(this.#queueRenewal);
+    this.#queueRenewal = null;
     if (this.#timer !== null) clearTimeout(this.#timer);
     this.#timer = null;
     this.#closed = true;
@@ -355,6 +363,37 @@ export class Aggregator {
       this.#renewal.unref();
     }
     return lease;
+  }
+
+  /**
+   * Keeps the journal entries of queued batches claimed while they wait for a round. Staleness
+   * must mean "its node died", not "its node is behind": an entry that went stale in the queue was
+   * taken over by another node, whose recovery reads its observations back by batch (a scan of the
+   * whole collection on FerretDB) while holding the fold lock, so a node falling behind made
+   * every node fall further behind. Entries found taken over anyway leave the queue: they are
+   * their new holder's to apply.
+   */
+  async #renewQueued(): Promise<void> {
+    if (this.#renewingQueue || this.#queue.length === 0) return;
+    this.#renewingQueue = true;
+    try {
+      const waiting = [...this.#queue];
+      const held = await this.journal.renew(
+        waiting.map((queued) => queued.entry),
+        this.#staleMs / 4,
+      );
+      if (held.length === waiting.length) return;
+      const kept = new Set(held.map((entry) => entry.claim.toHexString()));
+      const lost = waiting.filter((queued) => !kept.has(queued.entry.claim.toHexString()));
+      const lostSet = new Set(lost);
+      this.#queue = this.#queue.filter((queued) => !lostSet.has(queued));
+      this.#addBacklog(-lost.reduce((sum, queued) => sum + queued.observations.length, 0));
+      this.ctx.log.warn({ batches: lost.length }, "queued batches were taken over by another node");
+    } catch (error) {
+      this.ctx.log.warn({ err: error }, "renewing queued journal entries failed");
+    } finally {
+      this.#renewingQueue = false;
+    }
   }
 
   async #renewIdle(): Promise<void> {
