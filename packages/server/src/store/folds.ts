@@ -86,19 +86,34 @@ export async function writeFolds<T extends Document>(
   for (let start = 0; start < writes.length; start += MAX_UPDATES_PER_COMMAND) {
     chunks.push(writes.slice(start, start + MAX_UPDATES_PER_COMMAND));
   }
+  await inFlight(chunks, FOLD_COMMANDS_IN_FLIGHT, (chunk, stopped) =>
+    writeChunk(collection, chunk, fold, guard, stopped),
+  );
+}
+
+/**
+ * Runs `work` on every item, at most `limit` at a time. After the first failure no further item
+ * starts (`stopped()` tells the ones running), and the failure is thrown once they have ended.
+ */
+async function inFlight<T>(
+  items: T[],
+  limit: number,
+  work: (item: T, stopped: () => boolean) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failure: { error: unknown } | null = null;
+  const stopped = () => failure !== null;
   const worker = async () => {
-    while (failure === null && next < chunks.length) {
-      const chunk = chunks[next++] as FoldWrite[];
+    while (failure === null && next < items.length) {
+      const item = items[next++] as T;
       try {
-        await writeChunk(collection, chunk, fold, guard, () => failure !== null);
+        await work(item, stopped);
       } catch (error) {
         failure ??= { error };
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(FOLD_COMMANDS_IN_FLIGHT, chunks.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   if (failure !== null) throw (failure as { error: unknown }).error;
 }
 
@@ -161,21 +176,10 @@ export async function writeFoldsReturning<T extends Document>(
   guard: () => Promise<void> = async () => undefined,
 ): Promise<WithId<T>[]> {
   const written: WithId<T>[] = [];
-  let next = 0;
-  let failure: { error: unknown } | null = null;
-  const worker = async () => {
-    while (failure === null && next < writes.length) {
-      const write = writes[next++] as FoldWrite;
-      try {
-        const doc = await writeOne(collection, write, fold, guard);
-        if (doc !== null) written.push(doc);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(FOLD_DOCUMENTS_IN_FLIGHT, writes.length) }, worker));
-  if (failure !== null) throw (failure as { error: unknown }).error;
+  await inFlight(writes, FOLD_DOCUMENTS_IN_FLIGHT, async (write) => {
+    const doc = await writeOne(collection, write, fold, guard);
+    if (doc !== null) written.push(doc);
+  });
   return written;
 }
 
