@@ -75,9 +75,13 @@ function deviceToRemember(doc: HazardDoc, device: string): string | null {
  * Either way a report counts once: the hazard remembers the ids of its newest reports and the one
  * update that counts a report requires its id absent (a re-applied round changes nothing).
  */
+/** How soon a failed restore of the hazards opened during a Redis outage is tried again. */
+const RESTORE_RETRY_MS = 1_000;
+
 export class HazardTracker {
   /** Hazard id → hazard opened without Redis, to add to the GEO sets once Redis answers. */
   readonly #unclustered = new Map<string, { type: HazardType; member: ClusterMember }>();
+  #restoreRetry: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ctx: NodeContext,
@@ -247,6 +251,15 @@ export class HazardTracker {
       for (const entry of pending) this.#unclustered.delete(entry.member.id);
     } catch (error) {
       this.redis.reportFailure(error);
+      // The "up" that started this comes once: a first command that fails on a Redis just back (a
+      // timeout on a busy machine) must not leave these hazards out until this node's next event.
+      if (this.#restoreRetry === null) {
+        this.#restoreRetry = setTimeout(() => {
+          this.#restoreRetry = null;
+          void this.#restoreClusters();
+        }, RESTORE_RETRY_MS);
+        this.#restoreRetry.unref();
+      }
     }
   }
 
