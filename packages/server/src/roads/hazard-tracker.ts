@@ -65,6 +65,9 @@ function deviceToRemember(doc: HazardDoc, device: string): string | null {
   return doc.devices.includes(device) || doc.devices.length < MAX_REMEMBERED_DEVICES ? device : null;
 }
 
+/** How soon a failed restore of the hazards opened during a Redis outage is tried again. */
+const RESTORE_RETRY_MS = 1_000;
+
 /**
  * Applies hazard events and votes: the rules come from domain/hazard-rules.ts, this class reads and
  * writes the `hazards` collection and announces every change with `hazard:updated`.
@@ -75,9 +78,6 @@ function deviceToRemember(doc: HazardDoc, device: string): string | null {
  * Either way a report counts once: the hazard remembers the ids of its newest reports and the one
  * update that counts a report requires its id absent (a re-applied round changes nothing).
  */
-/** How soon a failed restore of the hazards opened during a Redis outage is tried again. */
-const RESTORE_RETRY_MS = 1_000;
-
 export class HazardTracker {
   /** Hazard id → hazard opened without Redis, to add to the GEO sets once Redis answers. */
   readonly #unclustered = new Map<string, { type: HazardType; member: ClusterMember }>();

@@ -29,10 +29,9 @@ export async function timedWrite<T>(metrics: Metrics, collection: string, write:
  * statements answer in ~0.1 s, 100 never do), PostgreSQL's is the URL's `pool_max_conns` (25 of 25
  * never answer, 24 do). A round of folds sends FOLD_COMMANDS_IN_FLIGHT of them at once (folds.ts):
  * 4 × (5 + 1) = 24 connections at most, beside the inserts, under the local cluster's 40 (its
- * segment writes, one document a command, hold 8 × 2). Five
- * statements a command and four commands at once also measured faster than ten at a time in one
- * (230 against 120 upserts/s on FerretDB 1.24 / PostgreSQL, 5,000 segments). MongoDB 7 is
- * indifferent to the chunking.
+ * segment writes, one document a command, hold 8 × 2). Five statements a command and four commands
+ * at once also measured faster than ten at a time in one (230 against 120 upserts/s on FerretDB
+ * 1.24 / PostgreSQL, 5,000 segments). MongoDB 7 is indifferent to the chunking.
  */
 export const MAX_UPDATES_PER_COMMAND = 5;
 
