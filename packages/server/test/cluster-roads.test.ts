@@ -149,6 +149,7 @@ describe("road data across three nodes behind nginx", () => {
       newcomer.close();
     });
     expect((await emitAck(newcomer, "location:update", HERE)).ok).toBe(true);
-    expect(await nodeForDevice(cluster.url, String(newcomer.io.opts.query?.deviceId))).toBe(victimId);
+    // Served there, as its presence says: not merely what a probe through nginx answers.
+    expect(await redis.sismember(`presence:node:${victimId}:sockets`, newcomer.id as string)).toBe(1);
   });
 });

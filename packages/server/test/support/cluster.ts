@@ -9,6 +9,8 @@ export interface TestCluster extends Cluster {
   dir: string;
   mongoUri: string;
   redisUrl: string;
+  /** The private store, when `store` was given. */
+  store?: MongoInstance;
   dispose(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function startTestCluster(
     dir,
     mongoUri: database,
     redisUrl: redis,
+    store,
     async dispose() {
       await cluster.stop();
       await store?.stop();
