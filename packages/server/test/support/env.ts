@@ -20,6 +20,13 @@ export function mongoUri(dbName: string): string {
   return `${inject("mongoBaseUri")}/${dbName}`;
 }
 
+/**
+ * The Socket.IO adapter's channel prefix for this test file's nodes. Redis pub/sub ignores the
+ * database number: with one shared prefix, a node of a file running alongside would deliver its
+ * broadcasts (a segment update at the same test coordinates) to this file's devices.
+ */
+const ADAPTER_PREFIX = `tf${randomBytes(4).toString("hex")}`;
+
 /** The run's private Redis, in a database number of this worker's own. */
 export function redisUrl(): string {
   const db = Number(process.env.VITEST_POOL_ID ?? "1") % 16;
@@ -36,6 +43,7 @@ export function testEnv(overrides: Record<string, string> = {}): Record<string, 
     MONGODB_URI: mongoUri(uniqueDbName()),
     JWT_SECRET: TEST_JWT_SECRET,
     LOG_LEVEL: "silent",
+    ADAPTER_CHANNEL_PREFIX: ADAPTER_PREFIX,
     ...overrides,
   };
 }
