@@ -13,6 +13,14 @@ export function parseDuration(text: string, flag: string): number {
 
 export class UsageError extends Error {}
 
+/** A period that may be switched off: `off` gives 0 (the event is never sent), else a duration > 0. */
+function parsePeriod(text: string, flag: string): number {
+  if (text.trim() === "off") return 0;
+  const ms = parseDuration(text, flag);
+  if (ms <= 0) throw new UsageError(`--${flag} must be a duration above 0, or off, got "${text}"`);
+  return ms;
+}
+
 function int(text: string, flag: string, min: number, max: number): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
@@ -67,10 +75,10 @@ export const FLEET_FLAGS = {
   ramp: { type: "string", default: "10s", help: "time over which devices connect" },
   duration: { type: "string", default: "60s", help: "steady time after the ramp" },
   transport: { type: "string", default: "websocket", help: "websocket | polling" },
-  "location-interval": { type: "string", default: "5s", help: "location:update period" },
-  "batch-interval": { type: "string", default: "1s", help: "observations:submit period" },
+  "location-interval": { type: "string", default: "5s", help: "location:update period, or off" },
+  "batch-interval": { type: "string", default: "1s", help: "observations:submit period, or off" },
   "batch-size": { type: "string", default: "5", help: "observations per batch" },
-  "heartbeat-interval": { type: "string", default: "30s", help: "heartbeat period" },
+  "heartbeat-interval": { type: "string", default: "30s", help: "heartbeat period, or off" },
   "max-inflight": { type: "string", default: "3", help: "unacknowledged batches per device, at most" },
   "max-queued": { type: "string", default: "120", help: "batches a device keeps for (re)sending" },
   "ack-timeout": { type: "string", default: "10s", help: "an ack later than this is a timeout (batch resent)" },
@@ -133,10 +141,10 @@ export function fleetOptions(values: FlagValues): FleetOptions {
     rampMs: parseDuration(s("ramp"), "ramp"),
     durationMs: parseDuration(s("duration"), "duration"),
     transport,
-    locationIntervalMs: parseDuration(s("location-interval"), "location-interval"),
-    batchIntervalMs: parseDuration(s("batch-interval"), "batch-interval"),
+    locationIntervalMs: parsePeriod(s("location-interval"), "location-interval"),
+    batchIntervalMs: parsePeriod(s("batch-interval"), "batch-interval"),
     batchSize: int(s("batch-size"), "batch-size", 1, 500),
-    heartbeatIntervalMs: parseDuration(s("heartbeat-interval"), "heartbeat-interval"),
+    heartbeatIntervalMs: parsePeriod(s("heartbeat-interval"), "heartbeat-interval"),
     maxInflight: int(s("max-inflight"), "max-inflight", 1, 100),
     maxQueued: int(s("max-queued"), "max-queued", 1, 100_000),
     ackTimeoutMs: parseDuration(s("ack-timeout"), "ack-timeout"),

@@ -2,9 +2,21 @@ import { describe, expect, it } from "vitest";
 import { Histogram } from "../src/metrics/histogram.js";
 import { Recorder } from "../src/metrics/recorder.js";
 import { evaluate, parseThreshold } from "../src/metrics/thresholds.js";
+import { FLEET_FLAGS, fleetOptions, parseFlags, UsageError } from "../src/options.js";
 import { growth } from "../src/soak/watch.js";
 import { generateNetwork } from "../src/truth/network.js";
 import { axis, counts, qualityClass } from "../src/truth/rules.js";
+
+describe("fleet flags", () => {
+  const parse = (...argv: string[]) => fleetOptions(parseFlags(argv, FLEET_FLAGS));
+
+  it("switches a periodic event off with 'off', and refuses a zero period", () => {
+    const locationsOnly = parse("--batch-interval", "off", "--heartbeat-interval", "off");
+    expect(locationsOnly).toMatchObject({ batchIntervalMs: 0, heartbeatIntervalMs: 0, locationIntervalMs: 5_000 });
+    expect(() => parse("--batch-interval", "0s")).toThrow(UsageError);
+    expect(() => parse("--location-interval", "never")).toThrow(UsageError);
+  });
+});
 
 describe("metrics", () => {
   it("histogram quantiles stay within 2 % of the exact value, and merging workers' deltas adds up", () => {

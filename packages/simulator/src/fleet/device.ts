@@ -87,6 +87,7 @@ export class Device {
     this.#connectStartedAt = performance.now();
     this.socket.connect();
     const every = (ms: number, fn: () => void) => {
+      if (ms === 0) return; // switched off
       // A random phase, so a thousand devices started together do not tick together.
       const first = setTimeout(() => {
         fn();
