@@ -20,13 +20,14 @@ import { type RawInsertResult, rawInsertThroughput } from "./raw-insert.js";
  * ROADPULSE_STORE_BACKEND, PostgreSQL by default as in scripts/start.sh, or MONGODB_URI) under `roadpulse-sim fleet` in steps of 250, 500, 1k, 2k, 5k devices until a step
  * breaks its thresholds. Before each step the same generator drives a bare Socket.IO server (acks
  * only) on the same machine with the same number of devices: the baseline, and every figure of the
- * step is also given as a ratio to it. Writes bench/results/fleet.json and fleet.md.
+ * step is also given as a ratio to it. Writes bench/results/<name>.json and <name>.md (`--name`,
+ * default `fleet`; e.g. `--name fleet-realtime` for a run without observation batches).
  *
  * After the steps, in the same run and against the same store, the store's raw `insertMany`
  * throughput (raw-insert.ts): the highest passing step's accepted observations/s is also given as a
  * share of it, the figure that says how much of the store the write path leaves unused.
  *
- * Flags: --steps 250,500,1000,2000,5000  --duration 30s  --ramp 15s  --nodes 2  --batch-size 5
+ * Flags: --steps 250,500,1000,2000,5000  --duration 30s  --ramp 15s  --nodes 2  --batch-size 5  --name fleet
  *        --threshold EXPR (repeatable; default obs_ack_p99<1000, errors==0)  --no-raw
  *        -- <more fleet flags>
  */
@@ -53,12 +54,15 @@ const args = parseArgs({
     threshold: { type: "string", multiple: true },
     "batch-size": { type: "string", default: "5" },
     "no-raw": { type: "boolean", default: false },
+    name: { type: "string", default: "fleet" },
   },
   allowPositionals: true,
 });
 const steps = (args.values.steps as string).split(",").map(Number);
 const thresholds = (args.values.threshold as string[] | undefined) ?? ["obs_ack_p99<1000", "errors==0"];
 const extra = args.positionals;
+const name = args.values.name as string;
+if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`--name must be lowercase letters, digits and dashes, got "${name}"`);
 
 function runFleet(url: string, devices: number, json: string, more: string[]): Promise<Report> {
   return new Promise((done, fail) => {
@@ -186,7 +190,7 @@ async function main(): Promise<void> {
     await ferret?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`\n${readFileSync(join(RESULTS, "fleet.md"), "utf8")}`);
+  console.log(`\n${readFileSync(join(RESULTS, `${name}.md`), "utf8")}`);
 }
 
 /** The highest passing step's accepted observations/s, and its share of the raw figure. */
@@ -209,7 +213,7 @@ function writeResults(
 ): void {
   const at = new Date().toISOString();
   writeFileSync(
-    join(RESULTS, "fleet.json"),
+    join(RESULTS, `${name}.json`),
     `${JSON.stringify({ at, machine, thresholds, steps: rows, rawInsert: raw ?? null }, null, 2)}\n`,
   );
   const cell = (f: Record<string, number | null>, r: Record<string, number | null>, key: string, digits = 0) =>
@@ -218,21 +222,22 @@ function writeResults(
     `\`pnpm bench fleet\`, ${at.slice(0, 16)}Z, ${machine.cores} × ${machine.cpu}, ${machine.memoryGb} GB, Node ${machine.node}; ` +
       `thresholds ${thresholds.join(", ")}; (×n) = ratio to the bare Socket.IO baseline at the same size.`,
     "",
-    "| devices | ok | obs acks/s | obs ack p50 ms | obs ack p99 ms | location p99 ms | pushes/s | push lag p99 ms | errors | node CPU % | delivered / node CPU-s | RSS / conn KB | generator CPU % | generator loop p99 ms |",
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    "| devices | ok | obs acks/s | obs ack p50 ms | obs ack p99 ms | location acks/s | location p99 ms | pushes/s | presence pushes / location | push lag p99 ms | errors | node CPU % | delivered / node CPU-s | RSS / conn KB | generator CPU % | generator loop p99 ms |",
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
   ];
   for (const row of rows) {
     const f = row.figures as Record<string, number | null>;
     const r = row.ratios as Record<string, number | null>;
     lines.push(
       `| ${row.devices} | ${row.ok ? "yes" : "**no**"} | ${cell(f, r, "obs_acks_per_s", 1)} | ${cell(f, r, "obs_ack_p50", 1)} | ` +
-        `${cell(f, r, "obs_ack_p99")} | ${cell(f, r, "location_ack_p99")} | ${fmt(f.pushes_per_s, 1)} | ${fmt(f.push_lag_p99)} | ` +
+        `${cell(f, r, "obs_ack_p99")} | ${fmt(f.location_acks_per_s, 1)} | ${cell(f, r, "location_ack_p99")} | ${fmt(f.pushes_per_s, 1)} | ` +
+        `${fmt(ratio(f.push_presence_per_s, f.location_acks_per_s), 3)} | ${fmt(f.push_lag_p99)} | ` +
         `${fmt(f.errors)} | ${cell(f, r, "node_cpu_pct")} | ${cell(f, r, "delivered_per_node_cpu_s")} | ` +
         `${cell(f, r, "rss_per_connection_kb", 1)} | ${fmt(f.generator_cpu_pct)} | ${fmt(f.generator_loop_p99_ms, 1)} |`,
     );
   }
   if (raw !== undefined) lines.push("", rawSummary(rows, raw));
-  writeFileSync(join(RESULTS, "fleet.md"), `${lines.join("\n")}\n`);
+  writeFileSync(join(RESULTS, `${name}.md`), `${lines.join("\n")}\n`);
 }
 
 main().then(

@@ -6,6 +6,7 @@ import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Keys } from "../src/presence/keys.js";
+import { RedisPresenceStore } from "../src/presence/redis-store.js";
 import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "./support/env.js";
 
 /** A spot in New Delhi (the seed's example region `ttngkc`) and helpers to move around it. */
@@ -24,14 +25,15 @@ function send(socket: ClientSocket, event: string, payload: unknown): Promise<Ac
 }
 
 /**
- * Every key with its type and value, except the liveness key's value (it changes every tick) and
- * the reaper's lock (a lease the node takes and lets expire on its own clock, whatever a client
- * sends: whether it exists at a given instant is timing, not an effect of the payload).
+ * Every key with its type and value, except the liveness key's value (it changes every tick), the
+ * reaper's lock (a lease the node takes and lets expire on its own clock, whatever a client sends:
+ * whether it exists at a given instant is timing, not an effect of the payload), and the counts
+ * last pushed per region (written by the broadcast timer, up to an interval after a move).
  */
 async function snapshot(redis: Redis): Promise<Record<string, unknown>> {
   const result: Record<string, unknown> = {};
   for (const key of (await redis.keys("*")).sort()) {
-    if (key === Keys.reaperLock) continue;
+    if (key === Keys.reaperLock || key.startsWith("presence:pushed:")) continue;
     const type = await redis.type(key);
     if (key.endsWith(":alive")) result[key] = type;
     else if (type === "set") result[key] = (await redis.smembers(key)).sort();
@@ -197,23 +199,73 @@ describe("sessions and presence in Redis", () => {
     expect(await redis.sismember(`presence:node:${node.ctx.config.nodeId}:sockets`, id)).toBe(0);
   });
 
-  it("tells a device in a neighbouring cell, in coalesced messages, when a region's count changes", async () => {
+  it("tells the devices in a region its count, coalesced, once per change; the cells around hear nothing", async () => {
+    const listen = (socket: ClientSocket) => {
+      const heard: Array<{ regionId: string; count: number }> = [];
+      socket.on("presence:updated", (update: { regionId: string; count: number }) => heard.push(update));
+      return heard;
+    };
     const watcher = await device((await register(node.url, "watcher")).token);
+    const neighbour = await device((await register(node.url, "neighbour")).token);
     const west = ngeohash.neighbors(REGION)[6] ?? "";
-    expect(await send(watcher, "location:update", centreOf(west))).toMatchObject({ regionId: west });
-    const updates: Array<{ regionId: string; count: number }> = [];
-    watcher.on("presence:updated", (update: { regionId: string; count: number }) => updates.push(update));
+    const watcherHeard = listen(watcher);
+    const neighbourHeard = listen(neighbour);
+    expect(await send(neighbour, "location:update", centreOf(west))).toMatchObject({ regionId: west });
+    expect(await send(watcher, "location:update", DELHI)).toMatchObject({ regionId: REGION });
+    await waitFor("the watcher to hear itself counted", () =>
+      watcherHeard.some((update) => update.regionId === REGION && update.count === 1),
+    );
 
-    // Five drivers enter the cell at once: the watcher learns the new count, in fewer messages
-    // than there were moves (they are coalesced per region and interval).
+    // Five drivers enter the region at once: the watcher learns the new count in fewer messages
+    // than there were moves (one per region and interval, and only when the count changed).
     const drivers = await Promise.all(
       [1, 2, 3, 4, 5].map(async (i) => await device((await register(node.url, `driver${i}`)).token)),
     );
     await Promise.all(drivers.map((driver) => send(driver, "location:update", DELHI)));
-    await waitFor("presence:updated for the drivers' region", () =>
-      updates.find((update) => update.regionId === REGION && update.count === 5),
+    await waitFor("the watcher to hear the drivers arrive", () =>
+      watcherHeard.find((update) => update.regionId === REGION && update.count === 6),
     );
-    expect(updates.filter((update) => update.regionId === REGION && update.count > 0).length).toBeLessThan(5);
+    const counts = watcherHeard.filter((update) => update.regionId === REGION).map((update) => update.count);
+    expect(counts.length).toBeLessThan(6);
+    expect(new Set(counts).size).toBe(counts.length);
+    // Anything sent to the neighbour before now arrives before this ack on its connection.
+    await send(neighbour, "heartbeat", {});
+    expect(neighbourHeard.filter((update) => update.regionId === REGION)).toEqual([]);
+    expect(neighbourHeard.every((update) => update.regionId === west)).toBe(true);
+  });
+
+  it("tells a device that enters a region the count even when the count did not change", async () => {
+    const leaving = await device((await register(node.url, "leaving")).token);
+    expect(await send(leaving, "location:update", DELHI)).toMatchObject({ regionId: REGION });
+    await waitFor(
+      "the region's count to be pushed",
+      async () => (await redis.get(`presence:pushed:${REGION}`)) === "1",
+    );
+    const arriving = await device((await register(node.url, "arriving")).token);
+    const heard: Array<{ regionId: string; count: number }> = [];
+    arriving.on("presence:updated", (update: { regionId: string; count: number }) => heard.push(update));
+    // One in, one out: the region holds one device before and after.
+    const away = ngeohash.neighbors(REGION)[2] ?? "";
+    await Promise.all([send(leaving, "location:update", centreOf(away)), send(arriving, "location:update", DELHI)]);
+    await waitFor("the newcomer to hear the region's count", () =>
+      heard.some((update) => update.regionId === REGION && update.count === 1),
+    );
+  });
+
+  it("pushes a region's change once, whichever of several nodes counts it first", async () => {
+    const region = ngeohash.neighbors(REGION)[4] ?? "";
+    const [a, b] = ["node-a", "node-b"].map(
+      (nodeId) => new RedisPresenceStore(redis, { session: 60, heartbeat: 60, nodeLiveness: 15 }, nodeId),
+    );
+    if (a === undefined || b === undefined) throw new Error("two stores expected");
+    await redis.sadd(Keys.regionMembers(region), "socket-1");
+    expect(await a.regionPushes([region])).toEqual(new Map([[region, { count: 1, changed: true }]]));
+    expect(await b.regionPushes([region])).toEqual(new Map([[region, { count: 1, changed: false }]]));
+    await redis.srem(Keys.regionMembers(region), "socket-1");
+    expect(await b.regionPushes([region])).toEqual(new Map([[region, { count: 0, changed: true }]]));
+    expect(await a.regionPushes([region])).toEqual(new Map([[region, { count: 0, changed: false }]]));
+    expect(await redis.ttl(Keys.presencePushed(region))).toBeGreaterThan(0);
+    await redis.del(Keys.presencePushed(region));
   });
 
   it.each([

@@ -7,7 +7,7 @@ import { EXPIRY_MS } from "../src/domain/hazard-rules.js";
 import { segmentKey } from "../src/domain/segment-key.js";
 import { roadsOf } from "../src/roads/index.js";
 import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "./support/env.js";
-import { collect, emitWithAck, getJson, joinRegionRoomsForTest, observation, offset, submit } from "./support/roads.js";
+import { collect, emitWithAck, getJson, locate, observation, offset, submit } from "./support/roads.js";
 
 const DAY = 24 * 3600 * 1000;
 
@@ -57,7 +57,7 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     const at = offset(0, 0);
     const id = segmentKey(at.latitude, at.longitude, 90);
     const watcher = await device("seg-watch");
-    await joinRegionRoomsForTest(node, watcher, at);
+    await locate(watcher, at);
     const updates = collect<SegmentSummary>(watcher, "segment:updated");
 
     const one = await device("seg-one");
@@ -100,9 +100,9 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     const neighbourRegion = ngeohash.neighbors(region)[2] as string;
     const neighbourCentre = ngeohash.decode(neighbourRegion);
     const neighbour = await device("haz-neighbour");
-    expect(await joinRegionRoomsForTest(node, neighbour, neighbourCentre)).toBe(neighbourRegion);
+    expect(await locate(neighbour, neighbourCentre)).toBe(neighbourRegion);
     const far = await device("haz-far");
-    await joinRegionRoomsForTest(node, far, offset(20_000, 0));
+    await locate(far, offset(20_000, 0));
     const heard = collect<HazardSummary>(neighbour, "hazard:updated");
     const farHeard = collect<HazardSummary>(far, "hazard:updated");
 
@@ -188,7 +188,7 @@ describe("road data end to end (socket API, real FerretDB)", () => {
   it("expires a hazard 90 days after its last sighting; a later event opens a new one", async () => {
     const at = offset(11_000, 0);
     const watcher = await device("exp-watch");
-    await joinRegionRoomsForTest(node, watcher, at);
+    await locate(watcher, at);
     const heard = collect<HazardSummary>(watcher, "hazard:updated");
     const reporter = await device("exp-a");
     await submit(reporter, [observation({ ...at, event: "pothole" })]);
@@ -219,7 +219,7 @@ describe("road data end to end (socket API, real FerretDB)", () => {
   it("places a hazard at the centroid of its reports, not at its first one", async () => {
     const truth = offset(7_000, 0);
     const listener = await device("pos-listener");
-    await joinRegionRoomsForTest(node, listener, truth);
+    await locate(listener, truth);
     const heard = collect<HazardSummary>(listener, "hazard:updated");
     // The first report is 6 m off; four more devices report around the pothole.
     const reports = [offset(7_006, 0), offset(6_998, 3), offset(6_999, -3), offset(7_000, 2), offset(6_997, -2)];
@@ -345,7 +345,7 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     const at = offset(17_000, 0);
     const id = segmentKey(at.latitude, at.longitude, 90);
     const socket = await device("ml");
-    await joinRegionRoomsForTest(node, socket, at);
+    await locate(socket, at);
     await submit(socket, [observation({ ...at })]);
     await segment(id, (s) => s.samples === 1);
     const updates = collect<SegmentSummary>(socket, "segment:updated");

@@ -10,10 +10,9 @@ import type { NodeContext } from "../context.js";
 import { createPayloadAjv } from "../http/validation.js";
 import { handleEvent } from "../realtime/ack.js";
 import type { RealtimeFeature } from "../realtime/features.js";
-import { regionRoom, regionWithNeighbours } from "../realtime/rooms.js";
+import { regionRoom } from "../realtime/rooms.js";
 import type { AppSocket } from "../realtime/types.js";
 import { PresenceService } from "./service.js";
-import { roomDiff } from "./session.js";
 
 const ajv = createPayloadAjv();
 const validateLocation = ajv.compile<LocationUpdate>(LocationUpdateSchema);
@@ -26,10 +25,6 @@ export function presenceOf(ctx: NodeContext): PresenceService | undefined {
   return services.get(ctx);
 }
 
-function watchedRooms(regionId: string | null): string[] {
-  return regionId === null ? [] : regionWithNeighbours(regionId).map(regionRoom);
-}
-
 /**
  * Socket.IO side of presence: creates the session on connect, answers `location:update` and
  * `heartbeat`, moves the socket between region rooms, and removes everything on disconnect.
@@ -38,8 +33,12 @@ export const presenceFeature: RealtimeFeature = {
   name: "presence",
 
   start(ctx) {
-    const service = new PresenceService(ctx, (regionId, count) => {
-      ctx.io?.to(regionRoom(regionId)).emit(ServerEvents.PresenceUpdated, { regionId, count });
+    const service = new PresenceService(ctx, {
+      toRegion: (regionId, count) =>
+        ctx.io?.to(regionRoom(regionId)).emit(ServerEvents.PresenceUpdated, { regionId, count }),
+      // This node's own sockets: no need to ask the other nodes through the adapter.
+      toSockets: (socketIds, regionId, count) =>
+        ctx.io?.local.to(socketIds).emit(ServerEvents.PresenceUpdated, { regionId, count }),
     });
     services.set(ctx, service);
     service.start();
@@ -69,9 +68,9 @@ export const presenceFeature: RealtimeFeature = {
       const before = move.previousRegionId;
       const after = move.session.currentRegionId;
       if (before !== after) {
-        const { leave, join } = roomDiff(watchedRooms(before), watchedRooms(after));
-        for (const room of leave) socket.leave(room);
-        socket.join(join);
+        // Left and joined in one step: no update to either region falls in between.
+        if (before !== null) socket.leave(regionRoom(before));
+        if (after !== null) socket.join(regionRoom(after));
       }
       return { regionId: after };
     });

@@ -19,6 +19,12 @@
  *                                      removes a node once its sockets are reaped)
  *   presence:reaper:lock            → random token of the node currently reaping (PX = reaper interval)
  *
+ * And one so that a region's count is pushed once per change, by whichever node sees it first
+ * (presence/push-counts.lua):
+ *
+ *   presence:pushed:{regionId}      → the count last sent in `presence:updated` for the region
+ *                                      (TTL SESSION_TTL_SECONDS)
+ *
  * Hazard clustering (roads/hazard-cluster.lua): which hazard an event joins is decided in Redis,
  * atomically, so two nodes never open two hazards for one pothole:
  *
@@ -63,6 +69,7 @@ export const Keys = {
   nodeSockets: (nodeId: string) => fill(KeyTemplates.nodeSockets, nodeId),
   nodes: "presence:nodes",
   reaperLock: "presence:reaper:lock",
+  presencePushed: (regionId: string) => `presence:pushed:${regionId}`,
   hazardGeo: (region: string, type: string) => `hazards:geo:${region}:${type}`,
   hazardSeen: (region: string, type: string) => `hazards:seen:${region}:${type}`,
   foldLock: "roads:fold:lock",

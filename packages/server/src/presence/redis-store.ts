@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
 import { Keys, type PresenceTtls } from "./keys.js";
 import type { Session } from "./session.js";
@@ -11,6 +12,14 @@ export async function execOrThrow(multi: ChainableCommander): Promise<unknown[]>
     if (error) throw error;
     return value;
   });
+}
+
+const PUSH_COUNTS_SCRIPT = readFileSync(new URL("./push-counts.lua", import.meta.url), "utf8");
+
+/** A region's member count, and whether it differs from the count last pushed for it. */
+export interface RegionPush {
+  count: number;
+  changed: boolean;
 }
 
 export interface RegionMember {
@@ -32,6 +41,7 @@ export class RedisPresenceStore {
     readonly nodeId: string,
   ) {
     defineUpsertScript(redis);
+    redis.defineCommand("roadpulsePushCounts", { lua: PUSH_COUNTS_SCRIPT });
   }
 
   /**
@@ -105,12 +115,20 @@ export class RedisPresenceStore {
     return await this.redis.scard(Keys.regionMembers(regionId));
   }
 
-  /** Counts of several regions in one round trip. */
-  async regionCounts(regionIds: string[]): Promise<Map<string, number>> {
-    const pipeline = this.redis.pipeline();
-    for (const regionId of regionIds) pipeline.scard(Keys.regionMembers(regionId));
-    const replies = await execOrThrow(pipeline);
-    return new Map(regionIds.map((regionId, i) => [regionId, Number(replies[i])]));
+  /**
+   * Counts of several regions, each marked changed when no node has pushed that count yet (and
+   * recorded as pushed): one round trip, atomic across nodes (push-counts.lua).
+   */
+  async regionPushes(regionIds: string[]): Promise<Map<string, RegionPush>> {
+    if (regionIds.length === 0) return new Map();
+    const keys = regionIds.flatMap((regionId) => [Keys.regionMembers(regionId), Keys.presencePushed(regionId)]);
+    const run = (
+      this.redis as Redis & { roadpulsePushCounts(n: number, ...a: Array<string | number>): Promise<number[]> }
+    ).roadpulsePushCounts;
+    const reply = await run.call(this.redis, keys.length, ...keys, this.ttls.session);
+    return new Map(
+      regionIds.map((regionId, i) => [regionId, { count: Number(reply[2 * i]), changed: reply[2 * i + 1] === 1 }]),
+    );
   }
 
   /** The members of a region with who they are (admin view). */

@@ -1,13 +1,16 @@
 import type { NodeContext } from "../context.js";
 import { isCommandTimeout } from "../redis/connection.js";
-import { PresenceBroadcaster } from "./broadcaster.js";
+import { PresenceBroadcaster, type PresencePublisher } from "./broadcaster.js";
 import { LocalPresence } from "./local.js";
 import { Reaper } from "./reaper.js";
-import { RedisPresenceStore } from "./redis-store.js";
+import { RedisPresenceStore, type RegionPush } from "./redis-store.js";
 import { applyLocation, type LocationMove, newSession, type Session, touch } from "./session.js";
 
-/** How often marked regions get their coalesced `presence:updated`. */
-export const PRESENCE_BROADCAST_INTERVAL_MS = 250;
+/**
+ * How often marked regions are counted for `presence:updated`: a device hears its region's count
+ * at most this often. A count of nearby phones needs no more than once a second.
+ */
+export const PRESENCE_BROADCAST_INTERVAL_MS = 1_000;
 
 type Op = "connect" | "location" | "heartbeat" | "disconnect";
 
@@ -24,13 +27,15 @@ export class PresenceService {
   readonly #timers: NodeJS.Timeout[] = [];
   /** Set whenever Redis may disagree with `local` (a write failed or was skipped). */
   #needsRestore = false;
+  /** Counts this node pushed while Redis was away (then it cannot ask which were pushed). */
+  readonly #pushedLocally = new Map<string, number>();
   #restoring: Promise<void> | undefined;
   #reaping: Promise<void> | undefined;
   #stopped = false;
 
   constructor(
     private readonly ctx: NodeContext,
-    emit: (regionId: string, count: number) => void,
+    publisher: PresencePublisher,
   ) {
     const { config } = ctx;
     const client = ctx.redis.client;
@@ -52,7 +57,7 @@ export class PresenceService {
     this.#broadcaster = new PresenceBroadcaster(
       PRESENCE_BROADCAST_INTERVAL_MS,
       (regionIds) => this.#counts(regionIds),
-      emit,
+      publisher,
       (error) => ctx.log.warn({ err: error }, "presence broadcast failed"),
     );
   }
@@ -73,7 +78,9 @@ export class PresenceService {
     this.local.put(move.session);
     if (move.leftRegionId !== null) this.local.markUnsyncedLeave(socketId, move.leftRegionId);
     if (move.previousRegionId !== move.session.currentRegionId) {
-      this.#broadcaster.mark(move.leftRegionId, move.session.currentRegionId);
+      this.#broadcaster.mark(move.leftRegionId);
+      this.#broadcaster.depart(move.previousRegionId, socketId);
+      if (move.session.currentRegionId !== null) this.#broadcaster.arrive(move.session.currentRegionId, socketId);
     }
     await this.#upsert("location", move.session);
     return move;
@@ -91,6 +98,7 @@ export class PresenceService {
     const session = this.local.delete(socketId);
     if (!session) return;
     this.#broadcaster.mark(session.currentRegionId);
+    this.#broadcaster.depart(session.currentRegionId, socketId);
     const store = this.store;
     if (store) await this.#write("disconnect", () => store.remove(session));
   }
@@ -139,16 +147,24 @@ export class PresenceService {
     }
   }
 
-  async #counts(regionIds: string[]): Promise<Map<string, number>> {
+  async #counts(regionIds: string[]): Promise<Map<string, RegionPush>> {
     if (this.store && this.ctx.redis.available) {
       try {
-        return await this.store.regionCounts(regionIds);
+        return await this.store.regionPushes(regionIds);
       } catch (error) {
         this.ctx.redis.reportFailure(error);
         // Fall through to this node's own view.
       }
     }
-    return new Map(regionIds.map((regionId) => [regionId, this.local.regionCount(regionId)]));
+    const pushes = new Map<string, RegionPush>();
+    for (const regionId of regionIds) {
+      const count = this.local.regionCount(regionId);
+      pushes.set(regionId, { count, changed: this.#pushedLocally.get(regionId) !== count });
+      // Bounded by the regions this node has devices in.
+      if (count === 0) this.#pushedLocally.delete(regionId);
+      else this.#pushedLocally.set(regionId, count);
+    }
+    return pushes;
   }
 
   // ── background work: liveness, reaping, write-back ───────────────────────────────────────

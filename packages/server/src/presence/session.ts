@@ -74,13 +74,3 @@ export function applyLocation(
 export function touch(session: Session, now: Date): Session {
   return { ...session, lastActivityAt: now.toISOString() };
 }
-
-/**
- * Which Socket.IO rooms to leave and join when the set of watched regions changes. Rooms shared by
- * the old and new neighbourhoods stay joined, so no event in between is missed.
- */
-export function roomDiff(before: string[], after: string[]): { leave: string[]; join: string[] } {
-  const keep = new Set(after);
-  const had = new Set(before);
-  return { leave: before.filter((room) => !keep.has(room)), join: after.filter((room) => !had.has(room)) };
-}

@@ -1,9 +1,11 @@
 import ngeohash from "ngeohash";
 
 /**
- * Socket.IO room names. A device joins the room of its own region and of the 8 neighbouring
- * regions, so an event emitted to one region's room reaches every device in that region and all
- * around it: nothing is missed at a cell border, and a broadcast is one emit to one room.
+ * Socket.IO room names. A device is in exactly one room: its own region's (geohash cell at
+ * REGION_PRECISION). Presence goes to that room alone; a road update goes to the rooms of its
+ * region and the 8 around it (regionWithNeighbours), one emit, so nothing is missed at a cell
+ * border. One room per socket, rather than nine, keeps each connection's share of the adapter's
+ * maps small and gives a device one presence message per interval, not one per neighbouring cell.
  */
 export function regionRoom(regionId: string): string {
   return `region:${regionId}`;
@@ -12,4 +14,9 @@ export function regionRoom(regionId: string): string {
 /** A region and its 8 neighbours (geohash cells of the same precision). */
 export function regionWithNeighbours(regionId: string): string[] {
   return [regionId, ...ngeohash.neighbors(regionId)];
+}
+
+/** The rooms that hear an update at a region: the region's own and its 8 neighbours'. */
+export function roomsAround(regionId: string): string[] {
+  return regionWithNeighbours(regionId).map(regionRoom);
 }

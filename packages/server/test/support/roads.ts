@@ -1,9 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ObservationAck } from "@roadpulse/protocol";
-import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
-import { regionRoom, regionWithNeighbours } from "../../src/realtime/rooms.js";
-import type { TestNode } from "./env.js";
 
 /** A point in Copenhagen that the tests drive around. */
 export const BASE = { latitude: 55.6761, longitude: 12.5683 };
@@ -52,21 +49,12 @@ export async function submit(socket: ClientSocket, observations: unknown[]): Pro
   return await emitWithAck<AckReply>(socket, "observations:submit", { observations });
 }
 
-/**
- * TEST-ONLY stand-in for presence: joins a connected device to the rooms of the region holding
- * (latitude, longitude) and its 8 neighbours, server-side, the way `location:update` will once the
- * presence feature is merged. Switch callers to `location:update` then.
- */
-export async function joinRegionRoomsForTest(
-  node: TestNode,
-  socket: ClientSocket,
-  at: { latitude: number; longitude: number },
-): Promise<string> {
-  const region = ngeohash.encode(at.latitude, at.longitude, node.ctx.config.regionPrecision);
-  const id = socket.id;
-  if (id === undefined) throw new Error("socket is not connected");
-  node.io.in(id).socketsJoin(regionWithNeighbours(region).map(regionRoom));
-  return region;
+/** Places a device at `at` with a real `location:update`; returns the region it is in. */
+export async function locate(socket: ClientSocket, at: { latitude: number; longitude: number }): Promise<string> {
+  const position = { latitude: at.latitude, longitude: at.longitude };
+  const ack = await emitWithAck<{ ok: boolean; regionId?: string }>(socket, "location:update", position);
+  if (!ack.ok || ack.regionId === undefined) throw new Error(`location:update refused: ${JSON.stringify(ack)}`);
+  return ack.regionId;
 }
 
 /** Collects every payload of one server event, for assertions with waitFor. */
