@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { RegionPush } from "./redis-store.js";
 
 /** Where `presence:updated` goes: a region's room (every node), or a few of this node's sockets. */
@@ -79,8 +80,12 @@ export class PresenceBroadcaster {
           if (push.changed) this.publish.toRegion(regionId, push.count);
           else {
             const arrived = arrivals.get(regionId);
-            if (arrived !== undefined) this.publish.toSockets([...arrived], regionId, push.count);
+            if (arrived === undefined) continue;
+            this.publish.toSockets([...arrived], regionId, push.count);
           }
+          // One region's room at a time: when many regions change at once (a fleet connecting),
+          // writing every room in one go holds the event loop for tens of ms and every ack waits.
+          await nextTurn();
         }
       } catch (error) {
         this.onError(error);
