@@ -16,6 +16,10 @@ export async function execOrThrow(multi: ChainableCommander): Promise<unknown[]>
 
 const PUSH_COUNTS_SCRIPT = readFileSync(new URL("./push-counts.lua", import.meta.url), "utf8");
 
+interface PushCountsCommand {
+  roadpulsePushCounts(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>;
+}
+
 /** A region's member count, and whether it differs from the count last pushed for it. */
 export interface RegionPush {
   count: number;
@@ -122,10 +126,11 @@ export class RedisPresenceStore {
   async regionPushes(regionIds: string[]): Promise<Map<string, RegionPush>> {
     if (regionIds.length === 0) return new Map();
     const keys = regionIds.flatMap((regionId) => [Keys.regionMembers(regionId), Keys.presencePushed(regionId)]);
-    const run = (
-      this.redis as Redis & { roadpulsePushCounts(n: number, ...a: Array<string | number>): Promise<number[]> }
-    ).roadpulsePushCounts;
-    const reply = await run.call(this.redis, keys.length, ...keys, this.ttls.session);
+    const reply = await (this.redis as Redis & PushCountsCommand).roadpulsePushCounts(
+      keys.length,
+      ...keys,
+      this.ttls.session,
+    );
     return new Map(
       regionIds.map((regionId, i) => [regionId, { count: Number(reply[2 * i]), changed: reply[2 * i + 1] === 1 }]),
     );
