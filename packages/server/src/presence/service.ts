@@ -150,7 +150,10 @@ export class PresenceService {
   async #counts(regionIds: string[]): Promise<Map<string, RegionPush>> {
     if (this.store && this.ctx.redis.available) {
       try {
-        return await this.store.regionPushes(regionIds);
+        const pushes = await this.store.regionPushes(regionIds);
+        // Redis knows again what was pushed; this node's record of an earlier outage is stale.
+        this.#pushedLocally.clear();
+        return pushes;
       } catch (error) {
         this.ctx.redis.reportFailure(error);
         // Fall through to this node's own view.

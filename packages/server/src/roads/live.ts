@@ -8,14 +8,14 @@ import { roomsAround } from "../realtime/rooms.js";
  * REGION_PRECISION) that holds the segment or hazard and of its 8 neighbours: every device in or
  * around that region hears it once. The Socket.IO adapter carries the emit to other nodes.
  */
-function roomOf(ctx: NodeContext, latitude: number, longitude: number): string[] {
+function roomsOf(ctx: NodeContext, latitude: number, longitude: number): string[] {
   return roomsAround(ngeohash.encode(latitude, longitude, ctx.config.regionPrecision));
 }
 
 export function publishSegment(ctx: NodeContext, segment: SegmentSummary): void {
-  ctx.io?.to(roomOf(ctx, segment.latitude, segment.longitude)).emit(ServerEvents.SegmentUpdated, segment);
+  ctx.io?.to(roomsOf(ctx, segment.latitude, segment.longitude)).emit(ServerEvents.SegmentUpdated, segment);
 }
 
 export function publishHazard(ctx: NodeContext, hazard: HazardSummary): void {
-  ctx.io?.to(roomOf(ctx, hazard.latitude, hazard.longitude)).emit(ServerEvents.HazardUpdated, hazard);
+  ctx.io?.to(roomsOf(ctx, hazard.latitude, hazard.longitude)).emit(ServerEvents.HazardUpdated, hazard);
 }
