@@ -282,12 +282,13 @@ export class Aggregator {
       const lease = await this.#ownLane();
       const startedAt = performance.now();
       // Entries taken over by another node (this one was too slow) are that node's to apply.
-      const held = await this.journal.renew(
-        taken.map((queued) => queued.entry),
-        this.#staleMs / 4,
+      const held = new Set(
+        await this.journal.renew(
+          taken.map((queued) => queued.entry),
+          this.#staleMs / 4,
+        ),
       );
-      const heldClaims = new Set(held.map((entry) => entry.claim.toHexString()));
-      const mine = taken.filter((queued) => heldClaims.has(queued.entry.claim.toHexString()));
+      const mine = taken.filter((queued) => held.has(queued.entry));
       // Past half the stale time, another node may be taking these entries over: start afresh.
       if (performance.now() - startedAt > this.#staleMs / 2) throw new Error("journal renewal took too long");
       const seq = lease.seq + 1;
@@ -378,17 +379,17 @@ export class Aggregator {
     this.#renewingQueue = true;
     try {
       const waiting = [...this.#queue];
-      const held = await this.journal.renew(
-        waiting.map((queued) => queued.entry),
-        this.#staleMs / 4,
+      const held = new Set(
+        await this.journal.renew(
+          waiting.map((queued) => queued.entry),
+          this.#staleMs / 4,
+        ),
       );
-      if (held.length === waiting.length) return;
-      const kept = new Set(held.map((entry) => entry.claim.toHexString()));
-      const lost = waiting.filter((queued) => !kept.has(queued.entry.claim.toHexString()));
-      const lostSet = new Set(lost);
-      this.#queue = this.#queue.filter((queued) => !lostSet.has(queued));
-      this.#addBacklog(-lost.reduce((sum, queued) => sum + queued.observations.length, 0));
-      this.ctx.log.warn({ batches: lost.length }, "queued batches were taken over by another node");
+      if (held.size === waiting.length) return;
+      const lost = new Set(waiting.filter((queued) => !held.has(queued.entry)));
+      this.#queue = this.#queue.filter((queued) => !lost.has(queued));
+      this.#addBacklog(-[...lost].reduce((sum, queued) => sum + queued.observations.length, 0));
+      this.ctx.log.warn({ batches: lost.size }, "queued batches were taken over by another node");
     } catch (error) {
       this.ctx.log.warn({ err: error }, "renewing queued journal entries failed");
     } finally {
