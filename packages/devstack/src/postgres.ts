@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { createHash } from "node:crypto";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 
 /**
  * A database of its own on the local PostgreSQL, for one FerretDB instance with the `postgresql`
@@ -57,6 +58,8 @@ export async function postgresDatabaseFor(port: number, dataDir: string): Promis
   }
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
+  // Every start, so a database made before this existed gets it too (the script is idempotent).
+  await psql(url.toString(), { file: ID_LOOKUPS_SQL, vars: { dbname: name } });
   if (!url.searchParams.has("pool_max_conns")) {
     url.searchParams.set("pool_max_conns", process.env.ROADPULSE_POSTGRES_POOL || DEFAULT_POOL_MAX_CONNS);
   }
@@ -67,12 +70,23 @@ export async function postgresDatabaseFor(port: number, dataDir: string): Promis
   };
 }
 
-/** Runs one statement through `psql`; the error says how to get a PostgreSQL when there is none. */
-export function psql(adminUrl: string, sql: string): Promise<string> {
+/** Indexes and plan settings that make FerretDB's reads by `_id` index lookups (see the file). */
+const ID_LOOKUPS_SQL = fileURLToPath(new URL("../sql/ferretdb-id-lookups.sql", import.meta.url));
+
+/**
+ * Runs one statement, or a script file with psql variables, through `psql`; the error says how to
+ * get a PostgreSQL when there is none.
+ */
+export function psql(adminUrl: string, sql: string | { file: string; vars?: Record<string, string> }): Promise<string> {
+  const input =
+    typeof sql === "string"
+      ? ["-c", sql]
+      : [...Object.entries(sql.vars ?? {}).flatMap(([k, v]) => ["-v", `${k}=${v}`]), "-f", sql.file];
+  const shown = typeof sql === "string" ? sql : sql.file;
   return new Promise((done, fail) => {
     execFile(
       "psql",
-      ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", adminUrl, "-c", sql],
+      ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", adminUrl, ...input],
       { timeout: PSQL_TIMEOUT_MS, env: { ...process.env, PGCONNECT_TIMEOUT: "5" }, encoding: "utf8" },
       (error, stdout, stderr) => {
         if (!error) return done(stdout);
@@ -94,7 +108,7 @@ export function psql(adminUrl: string, sql: string): Promise<string> {
             ),
           );
         }
-        fail(new Error(`psql failed on "${sql}": ${why}`));
+        fail(new Error(`psql failed on "${shown}": ${why}`));
       },
     );
   });
