@@ -2,6 +2,7 @@ import type { Server as HttpServer } from "node:http";
 import { Server } from "socket.io";
 import type { NodeContext } from "../context.js";
 import type { RealtimeFeature } from "./features.js";
+import { batchWebSocketFlushes } from "./frame-batching.js";
 import { installHandshake } from "./handshake.js";
 import type { AppServer } from "./types.js";
 
@@ -18,6 +19,8 @@ export const PING_INTERVAL_MS = 25_000;
 export const PING_TIMEOUT_MS = 20_000;
 
 export function createSocketServer(httpServer: HttpServer, ctx: NodeContext, features: RealtimeFeature[]): AppServer {
+  if (!batchWebSocketFlushes())
+    ctx.log.warn("Engine.IO's websocket transport is not the expected one: frames are written one by one");
   const io: AppServer = new Server(httpServer, {
     path: "/socket.io",
     serveClient: false,
