@@ -9,6 +9,7 @@ export default defineConfig({
   test: {
     include: ["packages/*/test/**/*.test.ts"],
     globalSetup: ["packages/server/test/support/global-setup.ts"],
+    setupFiles: ["packages/server/test/support/file-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Integration tests start real processes; two files at a time fit this machine's two cores.

@@ -13,6 +13,8 @@ import type { TestProject } from "vitest/node";
 declare module "vitest" {
   export interface ProvidedContext {
     redisUrl: string;
+    /** Whether redisUrl is the run's own redis-server (test files may empty their database). */
+    redisPrivate: boolean;
     mongoBaseUri: string;
   }
 }
@@ -20,8 +22,9 @@ declare module "vitest" {
 /**
  * One private redis-server and one FerretDB for the whole run, on free ports, so tests never touch
  * the machine's shared Redis. Each test file then works in its own MongoDB database and its own
- * Redis database number or key space (see env.ts). `TEST_MONGODB_BASE_URI` (a connection string
- * without a database name) and `TEST_REDIS_URL` point the run at existing servers instead.
+ * Redis database number or key space (see env.ts), emptied before the file (file-setup.ts).
+ * `TEST_MONGODB_BASE_URI` (a connection string without a database name) and `TEST_REDIS_URL` point
+ * the run at existing servers instead.
  * `TEST_STORE_BACKEND=postgresql` runs the suite on FerretDB's PostgreSQL backend (SQLite by default;
  * store-backend.test.ts covers the other one either way).
  */
@@ -44,6 +47,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     mongoBaseUri = mongo.baseUri;
   }
   project.provide("redisUrl", redisUrl);
+  project.provide("redisPrivate", redis !== undefined);
   project.provide("mongoBaseUri", mongoBaseUri);
   return async () => {
     await Promise.allSettled([redis?.stop(), mongo?.stop()]);
