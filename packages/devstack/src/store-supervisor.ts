@@ -22,8 +22,10 @@ export interface StoreSupervisorOptions {
  * answers STORAGE_UNAVAILABLE (their calls are bounded) until it is back. The check is what the
  * data path needs, not just `ping`: an indexed read (`findOne` by `_id` in `users`) with a
  * deadline, on a connection of its own. A busy store (seen: checks of 2 s missed while the
- * aggregator's updates held SQLite's one writer) must not be killed, hence the generous defaults. Before killing a stalled FerretDB it asks for a goroutine dump (SIGQUIT
- * writes it to the store's log), so the cause of the stall can be read afterwards.
+ * aggregator's updates held SQLite's one writer) must not be killed, hence the generous defaults.
+ * Before killing a stalled FerretDB it asks for a goroutine dump (SIGQUIT writes it to the store's
+ * log), so the cause of the stall can be read afterwards. A store process that exited (a crash, an
+ * OOM kill, an operator's kill) is restarted at once, not after the checks a stall needs.
  */
 export class StoreSupervisor {
   #timer: NodeJS.Timeout | undefined;
@@ -45,6 +47,15 @@ export class StoreSupervisor {
   start(): void {
     this.#timer = setInterval(() => void this.#check(), this.options.intervalMs ?? 5_000);
     this.#timer.unref();
+    this.#watchExit();
+  }
+
+  /** A check as soon as the current store process exits (then a restart: see #check). */
+  #watchExit(): void {
+    const watched = this.instance;
+    void watched.service?.exited.then(() => {
+      if (!this.#stopped && this.instance === watched) void this.#check();
+    });
   }
 
   stop(): void {
@@ -75,19 +86,24 @@ export class StoreSupervisor {
     if (this.#checking || this.#stopped) return;
     this.#checking = true;
     try {
-      if (await this.answers()) {
-        this.#failures = 0;
-        return;
+      const service = this.instance.service;
+      const exited = service !== undefined && !service.running;
+      if (exited) {
+        this.options.log(`store on port ${this.instance.port} exited (code ${await service.exited}); restarting it`);
+      } else {
+        if (await this.answers()) {
+          this.#failures = 0;
+          return;
+        }
+        this.#failures += 1;
+        const limit = this.options.failures ?? 3;
+        if (this.#failures < limit || this.#stopped) return;
+        this.options.log(
+          `store on port ${this.instance.port} did not answer ${limit} checks in a row; restarting it (a goroutine dump goes to its log)`,
+        );
       }
-      this.#failures += 1;
-      const limit = this.options.failures ?? 3;
-      if (this.#failures < limit || this.#stopped) return;
-      this.options.log(
-        `store on port ${this.instance.port} did not answer ${limit} checks in a row; restarting it (a goroutine dump goes to its log)`,
-      );
       // SIGQUIT: a Go program prints every goroutine's stack and exits; SIGKILL after 3 s. SIGCONT
       // too, so a stopped process (SIGSTOP, a debugger) gets to handle it.
-      const service = this.instance.service;
       if (service?.running) {
         const exited = service.stop("SIGQUIT", 3_000);
         service.child.kill("SIGCONT");
@@ -97,6 +113,7 @@ export class StoreSupervisor {
       this.restarts += 1;
       this.#failures = 0;
       this.options.log(`store is back on port ${this.instance.port}`);
+      this.#watchExit();
     } catch (error) {
       this.options.log(`store restart failed: ${error instanceof Error ? error.message : String(error)}`);
     } finally {

@@ -15,18 +15,24 @@ describe("the local cluster's store supervisor", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("restarts a store that stopped answering, on the same port, with a goroutine dump in its log", async () => {
+  /** A FerretDB in `data` under a supervisor checking it every `intervalMs`, and its log lines. */
+  const supervised = async (data: string, intervalMs: number) => {
     const start = (port?: number): Promise<MongoInstance> =>
-      startFerretDB({ ...(port === undefined ? {} : { port }), dataDir: join(dir, "data"), output: logFile });
+      startFerretDB({ ...(port === undefined ? {} : { port }), dataDir: join(dir, data), output: logFile });
     const first = await start();
     const lines: string[] = [];
     const watcher = new StoreSupervisor(first, () => start(first.port), {
-      intervalMs: 300,
+      intervalMs,
       timeoutMs: 500,
       failures: 3,
       log: (line) => lines.push(line),
     });
     supervisor = watcher;
+    return { first, watcher, lines };
+  };
+
+  it("restarts a store that stopped answering, on the same port, with a goroutine dump in its log", async () => {
+    const { first, watcher, lines } = await supervised("data", 300);
     expect(await watcher.answers()).toBe(true);
     watcher.start();
 
@@ -38,5 +44,24 @@ describe("the local cluster's store supervisor", () => {
     expect(await watcher.answers()).toBe(true);
     expect(lines.join("\n")).toMatch(/did not answer 3 checks in a row; restarting it/);
     expect(readFileSync(logFile, "utf8")).toMatch(/goroutine \d+/);
+  });
+
+  it("restarts a store process that exited at once, without waiting for failed checks", async () => {
+    supervisor?.stop();
+    await supervisor?.current.stop();
+    // Checks a minute apart: a restart within the deadline below comes from the exit, not from
+    // three failed checks (which would take three minutes).
+    const { first, watcher, lines } = await supervised("data2", 60_000);
+    watcher.start();
+    process.kill(first.service?.pid as number, "SIGKILL");
+    await waitFor("the supervisor to restart the store", () => watcher.restarts === 1, 30_000, 100);
+    expect(watcher.current.port).toBe(first.port);
+    expect(await watcher.answers()).toBe(true);
+    expect(lines.join("\n")).toMatch(/exited \(code null\); restarting it/);
+
+    // And again: the restarted process is watched too.
+    process.kill(watcher.current.service?.pid as number, "SIGKILL");
+    await waitFor("the supervisor to restart the store again", () => watcher.restarts === 2, 30_000, 100);
+    expect(await watcher.answers()).toBe(true);
   });
 });
