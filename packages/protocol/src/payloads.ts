@@ -20,6 +20,12 @@ export const Instant = Type.String({ format: "date-time", maxLength: 40 });
 /** Geohash cell id (base32 alphabet without a, i, l, o). */
 export const RegionId = Type.String({ pattern: "^[0-9b-hjkmnp-z]{1,12}$" });
 
+/**
+ * A device id: chosen by the app (a UUID or similar), sent in the Socket.IO handshake and in the
+ * `X-Device-Id` header of HTTP uploads; nginx hashes on it for stickiness.
+ */
+export const DEVICE_ID_PATTERN = "^[A-Za-z0-9._:-]{8,128}$";
+
 export const LocationUpdateSchema = Type.Object(
   {
     latitude: Latitude,

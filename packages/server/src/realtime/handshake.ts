@@ -1,8 +1,8 @@
+import { DEVICE_ID_PATTERN } from "@roadpulse/protocol";
 import type { NodeContext } from "../context.js";
 import type { AppServer } from "./types.js";
 
-/** Device ids are chosen by the app (a UUID or similar); nginx hashes on them for stickiness. */
-const DEVICE_ID = /^[A-Za-z0-9._:-]{8,128}$/;
+const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN);
 
 /**
  * Refuses every connection without a valid JWT in `auth.token`: the client gets `connect_error`

@@ -1,5 +1,6 @@
 import type { AnyBulkWriteOperation, BulkWriteOptions, Collection, Document, WriteConcernSettings } from "mongodb";
 import type { Metrics } from "../metrics/registry.js";
+import { timed } from "../metrics/timing.js";
 
 /**
  * The write concern of everything an acknowledgement promises: acknowledged by a majority of the
@@ -11,13 +12,8 @@ export const DURABLE: WriteConcernSettings = { w: "majority", j: true };
 export const DUPLICATE_KEY = 11000;
 
 /** Times one MongoDB write into `roadpulse_mongodb_write_duration_seconds{collection}`. */
-export async function timedWrite<T>(metrics: Metrics, collection: string, write: () => Promise<T>): Promise<T> {
-  const stop = metrics.mongoWriteDuration.startTimer({ collection });
-  try {
-    return await write();
-  } finally {
-    stop();
-  }
+export function timedWrite<T>(metrics: Metrics, collection: string, write: () => Promise<T>): Promise<T> {
+  return timed(metrics.mongoWriteDuration, { collection }, write);
 }
 
 /**

@@ -8,11 +8,11 @@ import {
   type RegisterBody,
   RegisterBodySchema,
 } from "@roadpulse/protocol";
-import type { FastifyInstance, FastifyRequest } from "fastify";
+import type { FastifyInstance } from "fastify";
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from "../../auth/passwords.js";
-import type { TokenClaims } from "../../auth/tokens.js";
 import type { NodeContext } from "../../context.js";
 import { EmailTakenError, type UserDoc, UsersRepository } from "../../store/users.js";
+import { requireUser } from "../auth.js";
 import { ApiError } from "../errors.js";
 import { storageCall } from "../storage.js";
 
@@ -31,15 +31,6 @@ export function publicUser(user: UserDoc): PublicUser {
     role: user.role,
     createdAt: user.createdAt.toISOString(),
   };
-}
-
-/** Verifies `Authorization: Bearer <jwt>`; throws 401 otherwise. */
-export async function requireUser(request: FastifyRequest, ctx: NodeContext): Promise<TokenClaims> {
-  const header = request.headers.authorization;
-  const token = header?.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : undefined;
-  const claims = await ctx.tokens.verify(token);
-  if (claims === null) throw new ApiError(401, ErrorCodes.Unauthorized, "A valid bearer token is required");
-  return claims;
 }
 
 export async function authRoutes(app: FastifyInstance, ctx: NodeContext): Promise<void> {

@@ -11,6 +11,7 @@ import type { NodeContext } from "../../context.js";
 import { roadsOf } from "../../roads/index.js";
 import { publishSegment } from "../../roads/live.js";
 import { segmentSummary } from "../../roads/summaries.js";
+import { bearerToken } from "../auth.js";
 import { ApiError } from "../errors.js";
 import { storageCall } from "../storage.js";
 
@@ -22,8 +23,7 @@ function requireMlService(request: FastifyRequest, ctx: NodeContext): void {
   if (expected === null) {
     throw new ApiError(403, ErrorCodes.Forbidden, "The ML hook is disabled on this node (ML_SERVICE_TOKEN is unset)");
   }
-  const header = request.headers.authorization ?? "";
-  const given = header.startsWith("Bearer ") ? header.slice("Bearer ".length).trim() : "";
+  const given = bearerToken(request) ?? "";
   // Hashing first gives equal lengths, so the comparison's time does not reveal the token's length.
   if (!timingSafeEqual(digest(given), digest(expected))) {
     throw new ApiError(401, ErrorCodes.Unauthorized, "A valid ML service token is required");

@@ -1,14 +1,19 @@
-import { ObservationAckSchema, type ObservationBatch, ObservationBatchSchema } from "@roadpulse/protocol";
+import {
+  DEVICE_ID_PATTERN,
+  ObservationAckSchema,
+  type ObservationBatch,
+  ObservationBatchSchema,
+} from "@roadpulse/protocol";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { NodeContext } from "../../context.js";
 import { roadsOf } from "../../roads/index.js";
+import { requireUser } from "../auth.js";
 import { storageCall } from "../storage.js";
-import { requireUser } from "./auth.js";
 
 const DeviceHeaders = Type.Object({
   "x-device-id": Type.String({
-    pattern: "^[A-Za-z0-9._:-]{8,128}$",
+    pattern: DEVICE_ID_PATTERN,
     description: "the uploading device's id, as in the Socket.IO handshake",
   }),
 });

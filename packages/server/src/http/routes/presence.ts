@@ -3,8 +3,8 @@ import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { NodeContext } from "../../context.js";
 import { presenceOf } from "../../presence/feature.js";
+import { requireUser } from "../auth.js";
 import { ApiError } from "../errors.js";
-import { requireUser } from "./auth.js";
 
 const RegionPresenceSchema = Type.Object({
   regionId: Type.String(),
