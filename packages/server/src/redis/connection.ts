@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import { Redis, type RedisOptions } from "ioredis";
+import { answersWithin } from "../deadline.js";
 import type { Logger } from "../log.js";
 
 /** How often the watchdog checks that Redis still answers (see RedisConnection). */
@@ -156,21 +157,9 @@ export class RedisConnection extends EventEmitter<{ up: []; down: [] }> {
   }
 
   async #roundTrip(timeoutMs: number): Promise<boolean> {
-    if (this.client === null) return false;
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeout = new Promise<never>((_, reject) => {
-        // The deadline is checked only after one more pass of the event loop's poll phase: when
-        // this process itself was blocked past the deadline (a busy machine, a long GC), the
-        // timer runs first although the answer already sits in the socket; it must win then.
-        timer = setTimeout(() => setImmediate(() => reject(new Error("ping timed out"))), timeoutMs);
-      });
-      return (await Promise.race([this.client.ping(), timeout])) === "PONG";
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
+    const client = this.client;
+    if (client === null) return false;
+    return await answersWithin(async () => (await client.ping()) === "PONG", timeoutMs);
   }
 
   async close(): Promise<void> {

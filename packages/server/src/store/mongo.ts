@@ -1,4 +1,5 @@
 import { type Db, MongoClient, ObjectId } from "mongodb";
+import { answersWithin } from "../deadline.js";
 import type { Logger } from "../log.js";
 import { ensureIndexes } from "./indexes.js";
 
@@ -69,7 +70,7 @@ export class MongoConnection {
 
   /** A real round trip, bounded in time; `false` on any failure. */
   async ping(timeoutMs = 1_000): Promise<boolean> {
-    return await this.#bounded(async () => (await this.db.command({ ping: 1 })).ok === 1, timeoutMs);
+    return await answersWithin(async () => (await this.db.command({ ping: 1 })).ok === 1, timeoutMs);
   }
 
   /**
@@ -80,26 +81,12 @@ export class MongoConnection {
    */
   async serving(timeoutMs = 1_000): Promise<boolean> {
     if (!this.#indexesReady) return false;
-    return await this.#bounded(async () => {
+    return await answersWithin(async () => {
       await this.db
         .collection<{ _id: ObjectId }>(PROBE_COLLECTION)
         .findOne({ _id: PROBE_ID }, { projection: { _id: 1 }, maxTimeMS: timeoutMs });
       return true;
     }, timeoutMs);
-  }
-
-  async #bounded(call: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
-      });
-      return await Promise.race([call(), timeout]);
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   async close(): Promise<void> {
