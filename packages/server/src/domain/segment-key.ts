@@ -14,6 +14,18 @@ import ngeohash from "ngeohash";
  * geohash prefix is one range of keys.
  */
 export const SEGMENT_PRECISION = 8;
+
+/**
+ * Road regions: geohash-5 cells (about 4.9 km × 4.9 km). A segment's `region`, the daily history
+ * (`region_daily_stats`), the hazards' Redis GEO sets and the cells a bbox query reads are all at
+ * this precision; a finer cell's region is its first ROAD_REGION_PRECISION characters.
+ */
+export const ROAD_REGION_PRECISION = 5;
+
+/** The road region of a geohash of at least ROAD_REGION_PRECISION characters. */
+export function roadRegionOf(geohash: string): string {
+  return geohash.slice(0, ROAD_REGION_PRECISION);
+}
 export const ROAD_AXES = ["ns", "ne", "ew", "nw", "x"] as const;
 export type RoadAxis = (typeof ROAD_AXES)[number];
 

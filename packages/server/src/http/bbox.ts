@@ -1,5 +1,6 @@
 import { ErrorCodes } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
+import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
 import type { SegmentRange } from "../store/segments.js";
 import { ApiError } from "./errors.js";
 
@@ -10,7 +11,6 @@ import { ApiError } from "./errors.js";
  */
 export const MAX_BBOX_AREA_SQUARE_DEGREES = 0.25;
 export const MAX_BBOX_SIDE_DEGREES = 1;
-const COVER_PRECISION = 5;
 
 /**
  * Parses `minLon,minLat,maxLon,maxLat` (already shape-checked by the route schema) into the box and
@@ -28,5 +28,11 @@ export function parseBbox(raw: string): SegmentRange {
   if ((maxLat - minLat) * (maxLon - minLon) > MAX_BBOX_AREA_SQUARE_DEGREES) {
     throw bad(`area must not exceed ${MAX_BBOX_AREA_SQUARE_DEGREES} square degrees`);
   }
-  return { regions: ngeohash.bboxes(minLat, minLon, maxLat, maxLon, COVER_PRECISION), minLat, maxLat, minLon, maxLon };
+  return {
+    regions: ngeohash.bboxes(minLat, minLon, maxLat, maxLon, ROAD_REGION_PRECISION),
+    minLat,
+    maxLat,
+    minLon,
+    maxLon,
+  };
 }

@@ -1,5 +1,5 @@
 import { utcDay } from "../domain/observation-rules.js";
-import { parseSegmentKey } from "../domain/segment-key.js";
+import { parseSegmentKey, roadRegionOf } from "../domain/segment-key.js";
 import type { ObservationDoc } from "../store/observations.js";
 import type { RegionDayDelta } from "../store/region-stats.js";
 import { regionDayId } from "../store/region-stats.js";
@@ -28,7 +28,7 @@ export function roundDeltas(observations: ObservationDoc[]): RoundDeltas {
       segment = {
         id: o.segmentId,
         ...location,
-        region: location.geohash.slice(0, 5),
+        region: roadRegionOf(location.geohash),
         samples: 0,
         count: 0,
         sum: 0,

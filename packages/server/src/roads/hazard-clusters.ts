@@ -3,12 +3,11 @@ import type { ChainableCommander, Redis } from "ioredis";
 import ngeohash from "ngeohash";
 import type { Point } from "../domain/distance.js";
 import { EXPIRY_MS, type HazardType, JOIN_RADIUS_METRES } from "../domain/hazard-rules.js";
+import { roadRegionOf } from "../domain/segment-key.js";
 import { Keys } from "../presence/keys.js";
 
 /** geohash-7 cells are ~150 m wide: a cell and its neighbours surely hold every hazard within 15 m. */
 export const HAZARD_CELL_PRECISION = 7;
-/** The GEO sets are per geohash-5 region (~5 km): a cell's region is its 5-character prefix. */
-const CLUSTER_REGION_PRECISION = 5;
 /** Marker members of a GEO set: `cell:<geohash7>` says the cell's open hazards were loaded. */
 const MARKER_PREFIX = "cell:";
 /** Keys outlive the last hazard they hold by a day: every member expires before its key does. */
@@ -34,7 +33,7 @@ export function clusterArea(point: Point): ClusterArea {
 }
 
 export function regionOfCell(cell: string): string {
-  return cell.slice(0, CLUSTER_REGION_PRECISION);
+  return roadRegionOf(cell);
 }
 
 /** A hazard as the GEO sets know it: id, position, region (of its `cell`) and last sighting. */

@@ -12,6 +12,7 @@ import {
   MAX_REMEMBERED_GONE_VOTES,
   matchHazard,
 } from "../domain/hazard-rules.js";
+import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
 import { ApiError } from "../http/errors.js";
 import type { RedisConnection } from "../redis/connection.js";
 import type { HazardDoc, HazardsRepository } from "../store/hazards.js";
@@ -169,7 +170,7 @@ export class HazardTracker {
       sumLongitude: event.longitude,
       positions: 1,
       cell,
-      region: ngeohash.encode(event.latitude, event.longitude, 5),
+      region: ngeohash.encode(event.latitude, event.longitude, ROAD_REGION_PRECISION),
       status: "reported",
       devices: [event.deviceId],
       reports: 1,

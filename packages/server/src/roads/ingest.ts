@@ -1,7 +1,7 @@
 import type { Observation, ObservationAck } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
 import type { NodeContext } from "../context.js";
-import { segmentKey } from "../domain/segment-key.js";
+import { ROAD_REGION_PRECISION, segmentKey } from "../domain/segment-key.js";
 import { countsForQuality } from "../domain/speed-gate.js";
 import type { Aggregator } from "./aggregator.js";
 import type { GroupCommit, NewObservation } from "./group-commit.js";
@@ -12,9 +12,6 @@ export interface Submitter {
   userId: string;
   deviceId: string;
 }
-
-/** geohash precision of daily history regions (~4.9 km × 4.9 km). */
-export const HISTORY_REGION_PRECISION = 5;
 
 function toDoc(o: Observation, who: Submitter, receivedAt: Date): NewObservation {
   return {
@@ -30,7 +27,7 @@ function toDoc(o: Observation, who: Submitter, receivedAt: Date): NewObservation
     ...(o.heading === undefined ? {} : { heading: o.heading }),
     ...(o.event === undefined ? {} : { event: o.event }),
     segmentId: segmentKey(o.latitude, o.longitude, o.heading),
-    region: ngeohash.encode(o.latitude, o.longitude, HISTORY_REGION_PRECISION),
+    region: ngeohash.encode(o.latitude, o.longitude, ROAD_REGION_PRECISION),
     counted: countsForQuality(o.speed),
   };
 }
