@@ -2,19 +2,12 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cluster, freePort, startNodeProcess, waitFor } from "@roadpulse/devstack";
+import { freePort, startNodeProcess, waitFor } from "@roadpulse/devstack";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { io as connectClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  connectDevice,
-  dropDatabase,
-  mongoUri,
-  redisUrl,
-  register,
-  TEST_JWT_SECRET,
-  uniqueDbName,
-} from "../support/env.js";
+import { startTestCluster, type TestCluster } from "../support/cluster.js";
+import { connectDevice, redisUrl, register, TEST_JWT_SECRET } from "../support/env.js";
 import { catalogue, expectPromtoolHappy, parseSamples, type Sample, scrape, total } from "./support.js";
 
 /**
@@ -24,9 +17,8 @@ import { catalogue, expectPromtoolHappy, parseSamples, type Sample, scrape, tota
  */
 describe("metrics of the local cluster", () => {
   const dir = mkdtempSync(join(tmpdir(), "roadpulse-ops-metrics-"));
-  const database = mongoUri(uniqueDbName("ops_metrics"));
   const sockets: ClientSocket[] = [];
-  let cluster: Cluster;
+  let cluster: TestCluster;
 
   const scrapeAll = async (): Promise<Map<string, Sample[]>> => {
     const result = new Map<string, Sample[]>();
@@ -35,26 +27,12 @@ describe("metrics of the local cluster", () => {
   };
 
   beforeAll(async () => {
-    cluster = await Cluster.start({
-      nodes: 3,
-      redisUrl: redisUrl(),
-      mongoUri: database,
-      dir,
-      output: (nodeId) => join(dir, `${nodeId}.log`),
-      env: {
-        JWT_SECRET: TEST_JWT_SECRET,
-        LOG_LEVEL: "warn",
-        // Pub/sub channels are not per Redis database: a prefix of its own keeps other test
-        // files' broadcasts out of this cluster.
-        ADAPTER_CHANNEL_PREFIX: `ops-metrics-${randomBytes(4).toString("hex")}`,
-      },
-    });
+    cluster = await startTestCluster({ nodes: 3 });
   }, 90_000);
 
   afterAll(async () => {
     for (const socket of sockets) socket.disconnect();
-    await cluster?.stop();
-    await dropDatabase(database).catch(() => {});
+    await cluster?.dispose();
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 
@@ -185,7 +163,7 @@ describe("metrics of the local cluster", () => {
       port,
       env: {
         REDIS_URL: redisUrl(),
-        MONGODB_URI: database,
+        MONGODB_URI: cluster.mongoUri,
         JWT_SECRET: TEST_JWT_SECRET,
         LOG_LEVEL: "warn",
         WORKERS: "2",

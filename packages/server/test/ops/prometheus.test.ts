@@ -1,11 +1,10 @@
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Cluster, freePort, type PrometheusInstance, promtool, startPrometheus, waitFor } from "@roadpulse/devstack";
+import { freePort, type PrometheusInstance, promtool, startPrometheus, waitFor } from "@roadpulse/devstack";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { dropDatabase, mongoUri, redisUrl, TEST_JWT_SECRET, uniqueDbName } from "../support/env.js";
+import { startTestCluster, type TestCluster } from "../support/cluster.js";
 import { ROOT } from "./support.js";
 
 interface Target {
@@ -38,24 +37,12 @@ async function api<T>(prometheus: PrometheusInstance, path: string): Promise<T> 
  */
 describe("Prometheus against the local cluster", () => {
   const dir = mkdtempSync(join(tmpdir(), "roadpulse-ops-prometheus-"));
-  const database = mongoUri(uniqueDbName("ops_prom"));
   const rules = join(ROOT, "deploy/prometheus/rules/roadpulse.rules.yml");
-  let cluster: Cluster;
+  let cluster: TestCluster;
   let prometheus: PrometheusInstance;
 
   beforeAll(async () => {
-    cluster = await Cluster.start({
-      nodes: 3,
-      redisUrl: redisUrl(),
-      mongoUri: database,
-      dir,
-      output: (nodeId) => join(dir, `${nodeId}.log`),
-      env: {
-        JWT_SECRET: TEST_JWT_SECRET,
-        LOG_LEVEL: "warn",
-        ADAPTER_CHANNEL_PREFIX: `ops-prom-${randomBytes(4).toString("hex")}`,
-      },
-    });
+    cluster = await startTestCluster({ nodes: 3 });
     // The compose file's job, with static targets instead of DNS (no Docker here) and a fast pace.
     const config = {
       global: { scrape_interval: "1s", scrape_timeout: "1s", evaluation_interval: "1s" },
@@ -84,8 +71,7 @@ describe("Prometheus against the local cluster", () => {
 
   afterAll(async () => {
     await prometheus?.stop();
-    await cluster?.stop();
-    await dropDatabase(database).catch(() => {});
+    await cluster?.dispose();
     rmSync(dir, { recursive: true, force: true });
   }, 60_000);
 

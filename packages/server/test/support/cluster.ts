@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, type MongoInstance, type StoreBackend, startFerretDB } from "@roadpulse/devstack";
-import { mongoUri, redisUrl, uniqueDbName } from "./env.js";
+import { dropDatabase, mongoUri, redisUrl, TEST_JWT_SECRET, uniqueDbName } from "./env.js";
 
 export interface TestCluster extends Cluster {
   dir: string;
@@ -36,7 +36,7 @@ export async function startTestCluster(
     mongoUri: database,
     env: {
       LOG_LEVEL: "warn",
-      JWT_SECRET: "test-secret-0123456789abcdef",
+      JWT_SECRET: TEST_JWT_SECRET,
       ADAPTER_CHANNEL_PREFIX: `t${randomBytes(4).toString("hex")}`,
       ...options.env,
     },
@@ -51,6 +51,8 @@ export async function startTestCluster(
     store,
     async dispose() {
       await cluster.stop();
+      // The run's shared store keeps only what tests still use; a private one goes with its data.
+      if (store === undefined) await dropDatabase(database).catch(() => undefined);
       await store?.stop();
       rmSync(dir, { recursive: true, force: true });
     },
