@@ -34,21 +34,13 @@ export interface SegmentDoc {
 export const MAX_SEGMENT_DEVICES = 16;
 export const ROAD_SEGMENTS = "road_segments";
 
-/** What one aggregation round adds to one segment. */
-export interface SegmentDelta {
+/**
+ * What one aggregation round adds to one segment: the document's own fields (where it is, its
+ * sums and the time span of its samples) and the devices seen, as a set.
+ */
+export interface SegmentDelta extends Omit<SegmentDoc, "_id" | "devices" | "updatedAt" | "ml" | "folds"> {
   id: string;
-  geohash: string;
-  axis: string;
-  latitude: number;
-  longitude: number;
-  region: string;
-  samples: number;
-  count: number;
-  sum: number;
-  sumSquares: number;
   devices: Set<string>;
-  firstObservedAt: Date;
-  lastObservedAt: Date;
 }
 
 export interface SegmentRange {
