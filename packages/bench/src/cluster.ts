@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { startFerretDB, startRedisServer, waitFor } from "@roadpulse/devstack";
 import { loadConfig, type RunningNode, regionRoom, startNode } from "@roadpulse/server";
 import { io as connectClient, type Socket } from "socket.io-client";
+import { runBenchmark } from "./lib/run.js";
 import { formatMs, printTable, Samples } from "./stats.js";
 
 const NODES = 3;
@@ -158,10 +159,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

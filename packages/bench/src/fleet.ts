@@ -13,6 +13,7 @@ import {
   storeBackendFromEnv,
   waitFor,
 } from "@roadpulse/devstack";
+import { runBenchmark } from "./lib/run.js";
 import { type RawInsertResult, rawInsertThroughput } from "./raw-insert.js";
 
 /**
@@ -240,10 +241,4 @@ function writeResults(
   writeFileSync(join(RESULTS, `${name}.md`), `${lines.join("\n")}\n`);
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -6,6 +6,7 @@ import { type MongoInstance, startFerretDB, waitFor } from "@roadpulse/devstack"
 import { apiRoutes, loadConfig, realtimeFeatures, startNode } from "@roadpulse/server";
 import { MongoClient } from "mongodb";
 import { io as connectClient, type Socket } from "socket.io-client";
+import { runBenchmark } from "./lib/run.js";
 import { printTable } from "./stats.js";
 
 /**
@@ -226,10 +227,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);

@@ -14,6 +14,7 @@ import {
   startRedisServer,
 } from "@roadpulse/devstack";
 import { MongoClient, ObjectId } from "mongodb";
+import { runBenchmark } from "./lib/run.js";
 
 /**
  * `pnpm bench store`: FerretDB on SQLite against FerretDB on PostgreSQL, in one run. Both local
@@ -420,10 +421,4 @@ function table(results: Record<string, unknown>): string {
   return `${lines.join("\n")}\n`;
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  },
-);
+runBenchmark(main);
