@@ -112,6 +112,11 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
   const nodeRssAtStart = first.filter((p) => p.role === "node").reduce((s, p) => s + p.rssBytes, 0);
 
   const metrics = new Recorder();
+  /**
+   * What arrived since the last progress line: its p99s are the window's, so a line shows how the
+   * run is doing now, not since its start (the final summary has the whole run's).
+   */
+  let recent = new Recorder();
   log(`${options.accounts} account(s) for ${options.devices} device(s) at ${options.url}…`);
   const tokens = await obtainTokens(
     {
@@ -144,6 +149,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     child.on("message", (message: WorkerMessage) => {
       if (message.type === "report") {
         metrics.merge(message.delta);
+        recent.merge(message.delta);
         latest.set(message.worker, message);
         loopP99MaxMs = Math.max(loopP99MaxMs, message.self.loopP99Ms);
         loopMaxMs = Math.max(loopMaxMs, message.self.loopMaxMs);
@@ -218,8 +224,8 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
           location: delta("location.acked"),
           push: delta("push.segment") + delta("push.hazard") + delta("push.presence"),
         },
-        obsP99: metrics.histograms.get("obs.ack")?.quantile(0.99) ?? Number.NaN,
-        lagP99: metrics.histograms.get("push.segment.lag")?.quantile(0.99) ?? Number.NaN,
+        obsP99: recent.histograms.get("obs.ack")?.quantile(0.99) ?? Number.NaN,
+        lagP99: recent.histograms.get("push.segment.lag")?.quantile(0.99) ?? Number.NaN,
         timeouts:
           metrics.counter("obs.timeouts") +
           metrics.counter("location.timeouts") +
@@ -234,6 +240,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
       }),
     );
     lastProgress = { at: now, counters: new Map(metrics.counters) };
+    recent = new Recorder();
   }, options.progressMs);
 
   const stop = hooks.stopSignal ?? new Promise<void>(() => {});
