@@ -60,10 +60,10 @@ export class IngestJournal {
 
   /**
    * Refreshes entries about to be applied and returns the ones still held, the same objects (others
-   * were taken over). Only entries claimed more than `freshMs` ago are written: a younger entry cannot have
-   * been taken over (that takes the whole stale time), and at fleet rate a round holds hundreds of
-   * entries, whose renewal (one update per document on FerretDB) would otherwise cost more than
-   * the round.
+   * were taken over). Only entries claimed more than `freshMs` ago are written: a younger entry
+   * cannot have been taken over (that takes the whole stale time), and at fleet rate a round holds
+   * hundreds of entries, whose renewal (one update per document on FerretDB) would otherwise cost
+   * more than the round.
    */
   async renew(entries: JournalEntry[], freshMs: number): Promise<JournalEntry[]> {
     const now = Date.now();

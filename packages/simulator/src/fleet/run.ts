@@ -152,7 +152,8 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     child.on("message", (message: WorkerMessage) => {
       if (message.type === "report") {
         metrics.merge(message.delta);
-        recent.merge(message.delta);
+        // Only read by progress lines: with --quiet nothing resets it, so nothing is kept.
+        if (!options.quiet) recent.merge(message.delta);
         latest.set(message.worker, message);
         loopP99MaxMs = Math.max(loopP99MaxMs, message.self.loopP99Ms);
         loopMaxMs = Math.max(loopMaxMs, message.self.loopMaxMs);
