@@ -1,72 +1,22 @@
+import { readFileSync } from "node:fs";
 import type { Redis } from "ioredis";
 import { Keys, KeyTemplates } from "./keys.js";
 
 /**
- * Lua scripts of the reaper. Each runs atomically inside Redis, so the check ("is this node dead?",
- * "has this heartbeat expired?") and the removal it justifies can never be split by a write from the
- * owning node: a node that comes back to life between the two is never reaped.
+ * Lua scripts of the reaper, one .lua file each beside this one (KEYS/ARGV contract at the top of
+ * each). Each runs atomically inside Redis, so the check ("is this node dead?", "has this heartbeat
+ * expired?") and the removal it justifies can never be split by a write from the owning node: a
+ * node that comes back to life between the two is never reaped.
  *
- * Key names come from keys.ts (passed in as templates), so the schema still lives in one file.
+ * Key names come from keys.ts (passed in as templates), so the schema still lives in one file. The
+ * two reaping scripts share reap-prelude.lua (key templates, reap()), put in front of each here.
+ * Read once at load; the build copies the .lua files into dist/.
  */
-
-const REAP_ONE = `
-local T_SESSION, T_USER, T_HEARTBEAT, T_REGION = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local function key(template, id)
-  return (string.gsub(template, '{}', function() return id end))
-end
-local regions = {}
-local function reap(sid)
-  local raw = redis.call('GET', key(T_SESSION, sid))
-  if raw then
-    local ok, s = pcall(cjson.decode, raw)
-    if ok and type(s) == 'table' then
-      if type(s.userId) == 'string' then redis.call('SREM', key(T_USER, s.userId), sid) end
-      if type(s.currentRegionId) == 'string' then
-        redis.call('SREM', key(T_REGION, s.currentRegionId), sid)
-        regions[#regions + 1] = s.currentRegionId
-      end
-    end
-  end
-  redis.call('DEL', key(T_SESSION, sid), key(T_HEARTBEAT, sid))
-end
-`;
-
-/**
- * KEYS: node alive key, node sockets set, set of nodes. ARGV: 4 templates, node id, batch size.
- * Returns {-1} when the node is alive, else {reaped, region ids...}.
- */
-const REAP_DEAD_NODE = `${REAP_ONE}
-if redis.call('EXISTS', KEYS[1]) == 1 then return {-1} end
-local sids = redis.call('SPOP', KEYS[2], tonumber(ARGV[6]))
-for _, sid in ipairs(sids) do reap(sid) end
-if redis.call('SCARD', KEYS[2]) == 0 then redis.call('SREM', KEYS[3], ARGV[5]) end
-return {#sids, unpack(regions)}
-`;
-
-/**
- * KEYS: node sockets set. ARGV: 4 templates, mode, then socket ids. Mode "expired" reaps only the
- * sockets whose heartbeat key is gone; mode "all" reaps every listed socket (used by a node for
- * sockets Redis still lists under it but that it no longer holds). Returns {reaped, region ids...}.
- */
-const REAP_SOCKETS = `${REAP_ONE}
-local onlyExpired = ARGV[5] == 'expired'
-local n = 0
-for i = 6, #ARGV do
-  local sid = ARGV[i]
-  if not onlyExpired or redis.call('EXISTS', key(T_HEARTBEAT, sid)) == 0 then
-    reap(sid)
-    redis.call('SREM', KEYS[1], sid)
-    n = n + 1
-  end
-end
-return {n, unpack(regions)}
-`;
-
-/** Deletes the lock only if it still holds our token (it may have expired and been taken since). */
-const RELEASE_LOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`;
+const lua = (file: string) => readFileSync(new URL(file, import.meta.url), "utf8");
+const REAP_PRELUDE = lua("./reap-prelude.lua");
+const REAP_DEAD_NODE = `${REAP_PRELUDE}\n${lua("./reap-dead-node.lua")}`;
+const REAP_SOCKETS = `${REAP_PRELUDE}\n${lua("./reap-sockets.lua")}`;
+const RELEASE_LOCK = lua("./release-lock.lua");
 
 type Reply = Array<number | string>;
 

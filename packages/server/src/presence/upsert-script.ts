@@ -1,36 +1,16 @@
+import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
 import { Keys } from "./keys.js";
 import type { Session } from "./session.js";
 
 /**
- * The whole state of one socket written by one Lua script: the session JSON, its heartbeat, its
- * user's set, its region set (leaving the regions it moved out of in the same step) and its owner's
- * socket set, every TTL refreshed. A script runs atomically like a MULTI, but it is one command
- * instead of ten: measured with `pnpm bench presence`, this is what keeps the write's p99 under a
- * millisecond once several sockets write at once (ten queued commands per write cost the client
- * enough allocation to stretch the tail past 3 ms).
- *
- * KEYS: session, heartbeat, user sessions, owner's sockets, [current region], left regions…
- * ARGV: session JSON, session TTL, now (ms), heartbeat TTL, socket id, has-current-region (0|1)
+ * The whole state of one socket written by one Lua script, upsert-session.lua (KEYS/ARGV contract
+ * at its top). A script runs atomically like a MULTI, but it is one command instead of ten:
+ * measured with `pnpm bench presence`, this is what keeps the write's p99 under a millisecond once
+ * several sockets write at once (ten queued commands per write cost the client enough allocation to
+ * stretch the tail past 3 ms). Read once at load; the build copies the .lua file into dist/.
  */
-const UPSERT_SESSION = `
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[4])
-redis.call('SADD', KEYS[3], ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[2])
-redis.call('SADD', KEYS[4], ARGV[5])
-redis.call('EXPIRE', KEYS[4], ARGV[2])
-local left = 5
-if ARGV[6] == '1' then
-  redis.call('SADD', KEYS[5], ARGV[5])
-  redis.call('EXPIRE', KEYS[5], ARGV[2])
-  left = 6
-end
-for i = left, #KEYS do
-  redis.call('SREM', KEYS[i], ARGV[5])
-end
-return 1
-`;
+const UPSERT_SESSION = readFileSync(new URL("./upsert-session.lua", import.meta.url), "utf8");
 
 type UpsertArgs = [numberOfKeys: number, ...keysAndArgs: Array<string | number>];
 interface UpsertCommand {

@@ -1,20 +1,12 @@
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { StorageUnavailableError } from "../errors.js";
 import type { Logger } from "../log.js";
 import { Keys } from "../presence/keys.js";
 import type { RedisConnection } from "../redis/connection.js";
-import { StorageUnavailableError } from "../store/errors.js";
 
-/**
- * KEYS[1]: the fold lock (`Keys.foldLock`). ARGV[1]: the holder's token; ARGV[2]: "release", or a
- * new time to live in ms (extend). Acts only while the lock still holds this token, so a holder
- * whose lock expired and went to another node can neither free nor prolong the new holder's lock.
- * Returns 1 if it acted, else 0. (Inline, as the reaper's scripts: the image ships dist/ only.)
- */
-const SCRIPT = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-if ARGV[2] == 'release' then return redis.call('DEL', KEYS[1]) end
-return redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[2]))
-`;
+/** Extends or releases the lock while it holds our token (contract at the top of fold-lock.lua). */
+const SCRIPT = readFileSync(new URL("./fold-lock.lua", import.meta.url), "utf8");
 
 /**
  * One aggregator at a time in the whole cluster writes folds, lanes and journal claims.
