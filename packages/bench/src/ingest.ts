@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MongoInstance, startFerretDB, waitFor } from "@roadpulse/devstack";
-import { apiRoutes, loadConfig, realtimeFeatures, startNode } from "@roadpulse/server";
+import { loadConfig, startNode } from "@roadpulse/server";
 import { MongoClient } from "mongodb";
 import { io as connectClient, type Socket } from "socket.io-client";
 import { runBenchmark } from "./lib/run.js";
@@ -187,7 +187,6 @@ async function main(): Promise<void> {
       JWT_SECRET: "bench-secret-0123456789abcdef",
       LOG_LEVEL: "error",
     }),
-    { routes: apiRoutes, features: realtimeFeatures },
   );
   const url = `http://127.0.0.1:${node.port}`;
   try {

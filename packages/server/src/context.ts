@@ -2,7 +2,6 @@ import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
 import type { Metrics } from "./metrics/registry.js";
-import type { AppServer } from "./realtime/types.js";
 import type { RedisConnection } from "./redis/connection.js";
 import type { MongoConnection } from "./store/mongo.js";
 
@@ -28,6 +27,4 @@ export interface NodeContext {
    * it instead of `new Date()`, so tests can move time without waiting.
    */
   clock: () => Date;
-  /** Set once Socket.IO is attached (after the HTTP app is built). */
-  io?: AppServer;
 }

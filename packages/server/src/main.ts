@@ -3,7 +3,6 @@ import { runPrimary } from "./cluster/primary.js";
 import { ConfigError, loadConfig } from "./config.js";
 import { createLogger } from "./log.js";
 import { startNode } from "./node.js";
-import { apiRoutes, realtimeFeatures } from "./routes.js";
 
 /**
  * Process entry point: validate configuration (one clear line and exit 1 when wrong), start the
@@ -27,8 +26,6 @@ async function main(): Promise<void> {
   }
   const node = await startNode(config, {
     log,
-    routes: apiRoutes,
-    features: realtimeFeatures,
     mode: cluster.isWorker ? "worker" : "listen",
   });
 

@@ -1,5 +1,6 @@
 import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
+import { ServerEvents } from "@roadpulse/protocol";
 import type { FastifyInstance } from "fastify";
 import { TokenService } from "./auth/tokens.js";
 import { acceptHandedOverConnections } from "./cluster/handover.js";
@@ -7,20 +8,23 @@ import { joinClusterMetrics } from "./cluster/metrics-ipc.js";
 import { announceWorkerReady } from "./cluster/ready.js";
 import type { Config } from "./config.js";
 import type { NodeContext } from "./context.js";
-import { type ApiRoutes, buildApp } from "./http/app.js";
+import { createApp, mountApi } from "./http/app.js";
 import { createLogger, type Logger } from "./log.js";
 import { watchBackends } from "./metrics/backends.js";
 import { Metrics } from "./metrics/registry.js";
 import { attachRedisAdapter } from "./realtime/adapter.js";
-import type { RealtimeFeature } from "./realtime/features.js";
-import { createSocketServer } from "./realtime/io.js";
+import type { SocketHandlers } from "./realtime/features.js";
+import { attachHandlers, createSocketServer } from "./realtime/io.js";
+import { localSender, socketPublisher } from "./realtime/publish.js";
 import type { AppServer } from "./realtime/types.js";
 import { RedisConnection } from "./redis/connection.js";
+import { apiRoutes, buildServices, type NodeServices, socketHandlers, startJobs } from "./services.js";
 import { MongoConnection } from "./store/mongo.js";
 import { VERSION } from "./version.js";
 
 export interface RunningNode {
   ctx: NodeContext;
+  services: NodeServices;
   app: FastifyInstance;
   io: AppServer;
   /** The port actually bound (useful with PORT=0). */
@@ -31,8 +35,8 @@ export interface RunningNode {
 
 export interface StartOptions {
   log?: Logger;
-  routes?: ApiRoutes[];
-  features?: RealtimeFeature[];
+  /** Socket.IO handlers besides the features' own (tests of the ack machinery). */
+  extraHandlers?: (ctx: NodeContext) => SocketHandlers[];
   /**
    * `worker`: a cluster worker of a node with WORKERS > 1: it does not listen itself but takes the
    * connections its primary hands over (cluster/handover.ts), and reports metrics node-wide.
@@ -72,14 +76,24 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   await Promise.all([redis.waitUntilReady(3_000), mongo.start()]);
   const stopWatchingBackends = watchBackends(ctx);
 
-  const app = await buildApp(ctx, options.routes);
-  const io = createSocketServer(app.server, ctx, options.features ?? []);
-  ctx.io = io;
+  // The HTTP server exists from here on; Socket.IO shares it, and the services publish through it.
+  const app = await createApp(ctx);
+  const io = createSocketServer(app.server, ctx);
   const stopAdapter = attachRedisAdapter(io, ctx);
-  const featureStoppers: Array<() => Promise<void>> = [];
-  for (const feature of options.features ?? []) {
-    if (feature.start) featureStoppers.push(await feature.start(ctx));
-  }
+  const publish = socketPublisher(io);
+  const toLocalSockets = localSender(io);
+  const services = buildServices(ctx, {
+    publish,
+    presence: {
+      toRegion: (regionId, count) => publish(regionId, ServerEvents.PresenceUpdated, { regionId, count }),
+      // This node's own sockets: no need to ask the other nodes through the adapter.
+      toSockets: (socketIds, regionId, count) =>
+        toLocalSockets(socketIds, ServerEvents.PresenceUpdated, { regionId, count }),
+    },
+  });
+  await mountApi(app, apiRoutes(ctx, services));
+  attachHandlers(io, ctx, [...socketHandlers(ctx, services), ...(options.extraHandlers?.(ctx) ?? [])]);
+  const jobStoppers = startJobs(ctx, services);
 
   // Sockets go first: open WebSockets would otherwise hold the HTTP server open.
   app.addHook("preClose", async () => {
@@ -110,7 +124,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     closing ??= (async () => {
       ctx.state.draining = true;
       await app.close();
-      for (const stop of featureStoppers.reverse()) await stop();
+      for (const stop of jobStoppers.reverse()) await stop();
       await stopAdapter();
       stopWatchingBackends();
       await Promise.allSettled([redis.close(), mongo.close()]);
@@ -118,5 +132,5 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     })();
     return closing;
   };
-  return { ctx, app, io, port, close };
+  return { ctx, services, app, io, port, close };
 }

@@ -1,7 +1,6 @@
 import { MongoClient } from "mongodb";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { roadsOf } from "../src/roads/index.js";
 import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "./support/env.js";
 import { observation, offset, submit } from "./support/roads.js";
 
@@ -34,7 +33,7 @@ describe("aggregate rounds at most once per flush interval", () => {
       expect(ack).toMatchObject({ ok: true, accepted: 5 });
       sent.push(items.length);
     }
-    await roadsOf(node.ctx).aggregator.idle();
+    await node.services.roads.aggregator.idle();
     const elapsedMs = performance.now() - started;
 
     const mongo = new MongoClient(uri);

@@ -11,7 +11,6 @@ import { afterEach, describe, expect, it } from "vitest";
 import { EXPIRY_MS } from "../src/domain/hazard-rules.js";
 import { Keys } from "../src/presence/keys.js";
 import { assignArgs, clusterArea } from "../src/roads/hazard-clusters.js";
-import { roadsOf } from "../src/roads/index.js";
 import type { HazardDoc } from "../src/store/hazards.js";
 import type { ObservationDoc } from "../src/store/observations.js";
 import {
@@ -146,7 +145,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     // Two nodes upserting the same *new* segment or region-day at once fail that round with a
     // duplicate key (a segment aggregation matter, not this test's): so they exist first.
     for (const at of potholes) await submit(devices[0] as ClientSocket, [observation({ ...at })]);
-    await roadsOf(a.ctx).aggregator.idle();
+    await a.services.roads.aggregator.idle();
     // Each pothole is reported through both nodes at once; the next once both reports are counted,
     // so both nodes' aggregation rounds start together every time.
     const counted = async (expected: number) =>
@@ -170,8 +169,8 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const tight = Array.from({ length: 20 }, (_, i) => spot(base, 10_000 + i * 200));
     for (const at of tight) {
       await Promise.all([
-        roadsOf(a.ctx).hazards.applyEvents([pothole(at, "dev-a", now)], now),
-        roadsOf(b.ctx).hazards.applyEvents([pothole(at, "dev-b", now)], now),
+        a.services.roads.hazards.applyEvents([pothole(at, "dev-a", now)], now),
+        b.services.roads.hazards.applyEvents([pothole(at, "dev-b", now)], now),
       ]);
     }
     const after = await hazards();
@@ -188,13 +187,13 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
       pothole(spot(base, 4), "dev-2", new Date(now.getTime() - 2_000)),
       pothole(spot(base, -3, 2), "dev-3", new Date(now.getTime() - 1_000)),
     ];
-    const first = await roadsOf(a.ctx).hazards.applyEvents(round, now);
+    const first = await a.services.roads.hazards.applyEvents(round, now);
     expect(first.map((doc) => [doc.reports, doc.devices.length, doc.status])).toEqual([[3, 3, "confirmed"]]);
     const [stored] = await hazards();
 
     // Recovery: the same journal entry taken over by another node, then by the first again.
-    expect(await roadsOf(b.ctx).hazards.applyEvents(round, now)).toEqual([]);
-    expect(await roadsOf(a.ctx).hazards.applyEvents([...round].reverse(), now)).toEqual([]);
+    expect(await b.services.roads.hazards.applyEvents(round, now)).toEqual([]);
+    expect(await a.services.roads.hazards.applyEvents([...round].reverse(), now)).toEqual([]);
     const [again] = await hazards();
     expect(again).toMatchObject({ reports: 3, positions: 3, devices: ["dev-1", "dev-2", "dev-3"] });
     expect(again?.latitude).toBe(stored?.latitude);
@@ -203,8 +202,8 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     // A round that opened the hazard and died before the rest: re-applied whole, still one each.
     const next = spot(base, 1_000);
     const partial = [pothole(next, "dev-1", now), pothole(spot(base, 1_005), "dev-2", now)];
-    await roadsOf(a.ctx).hazards.applyEvents(partial.slice(0, 1), now);
-    await roadsOf(b.ctx).hazards.applyEvents(partial, now);
+    await a.services.roads.hazards.applyEvents(partial.slice(0, 1), now);
+    await b.services.roads.hazards.applyEvents(partial, now);
     const docs = await hazards();
     expect(docs).toHaveLength(2);
     expect(docs.find((doc) => doc._id.toHexString() !== stored?._id.toHexString())).toMatchObject({ reports: 2 });
@@ -214,7 +213,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const { a, b, hazards } = await twoNodes();
     const base = freshBase();
     const now = new Date();
-    await roadsOf(a.ctx).hazards.applyEvents([pothole(spot(base, 0), "dev-1", now)], now);
+    await a.services.roads.hazards.applyEvents([pothole(spot(base, 0), "dev-1", now)], now);
     const redis = new Redis(a.env.REDIS_URL ?? "");
     cleanups.push(() => redis.disconnect());
     const region = ngeohash.encode(base.latitude, base.longitude, 5);
@@ -224,7 +223,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     expect(lost.length).toBeGreaterThanOrEqual(2);
     await redis.del(...lost);
 
-    await roadsOf(b.ctx).hazards.applyEvents([pothole(spot(base, 6), "dev-2", now)], now);
+    await b.services.roads.hazards.applyEvents([pothole(spot(base, 6), "dev-2", now)], now);
     const docs = await hazards();
     expect(docs).toHaveLength(1);
     expect(docs[0]).toMatchObject({ reports: 2, devices: ["dev-1", "dev-2"] });
@@ -238,7 +237,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const redis = new Redis(a.env.REDIS_URL ?? "");
     cleanups.push(() => redis.disconnect());
     const key = Keys.hazardGeo(ngeohash.encode(base.latitude, base.longitude, 5), "pothole");
-    const tracker = roadsOf(a.ctx).hazards;
+    const tracker = a.services.roads.hazards;
     const now = new Date();
     const [opened] = await tracker.applyEvents([pothole(spot(base, 0), "dev-1", now)], now);
     const id = opened?._id.toHexString() ?? "";
@@ -271,7 +270,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const base = freshBase();
     const now = new Date();
     // A known pothole, so the cells around it are loaded into Redis (and saved with it).
-    await roadsOf(a.ctx).hazards.applyEvents([pothole(spot(base, 0), "dev-1", now)], now);
+    await a.services.roads.hazards.applyEvents([pothole(spot(base, 0), "dev-1", now)], now);
     const before = new Redis(first.url);
     await before.save();
     before.disconnect();
@@ -279,7 +278,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     await waitFor("both nodes to notice Redis is gone", () => !a.ctx.redis.available && !b.ctx.redis.available);
 
     // A new pothole 40 m away, and a second report of the known one: built from MongoDB alone.
-    const changed = await roadsOf(a.ctx).hazards.applyEvents(
+    const changed = await a.services.roads.hazards.applyEvents(
       [pothole(spot(base, 40), "dev-2", now), pothole(spot(base, 2), "dev-3", now)],
       now,
     );
@@ -297,7 +296,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     );
     await waitFor("node b to see Redis", () => b.ctx.redis.available);
 
-    await roadsOf(b.ctx).hazards.applyEvents([pothole(spot(base, 42), "dev-4", now)], now);
+    await b.services.roads.hazards.applyEvents([pothole(spot(base, 42), "dev-4", now)], now);
     const docs = await hazards();
     expect(docs).toHaveLength(2);
     expect(docs.find((doc) => doc._id.toHexString() === outageId)).toMatchObject({ reports: 2 });

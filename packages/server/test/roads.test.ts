@@ -5,7 +5,6 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EXPIRY_MS } from "../src/domain/hazard-rules.js";
 import { segmentKey } from "../src/domain/segment-key.js";
-import { roadsOf } from "../src/roads/index.js";
 import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "./support/env.js";
 import { collect, emitWithAck, getJson, locate, observation, offset, submit } from "./support/roads.js";
 
@@ -207,8 +206,8 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     ).toEqual([]);
 
     // The sweep stores the transition once and announces it (other tests' hazards expire too).
-    expect(await roadsOf(node.ctx).hazards.expireDue()).toBeGreaterThanOrEqual(1);
-    expect(await roadsOf(node.ctx).hazards.expireDue()).toBe(0);
+    expect(await node.services.roads.hazards.expireDue()).toBeGreaterThanOrEqual(1);
+    expect(await node.services.roads.hazards.expireDue()).toBe(0);
     await waitFor("the expiry announcement", () => heard.some((h) => h.id === opened.id && h.status === "expired"));
 
     await submit(reporter, [observation({ ...at, event: "pothole" }, now())]);

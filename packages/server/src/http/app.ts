@@ -3,8 +3,9 @@ import swaggerUi from "@fastify/swagger-ui";
 import { ErrorCodes, HttpErrorSchema } from "@roadpulse/protocol";
 import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, LogController } from "fastify";
 import type { NodeContext } from "../context.js";
+import { AppError, isStorageUnavailable } from "../errors.js";
 import { VERSION } from "../version.js";
-import { ApiError, errorBody, FASTIFY_ERRORS } from "./errors.js";
+import { errorBody, FASTIFY_ERRORS, HTTP_STATUS } from "./errors.js";
 import { healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { createValidatorCompiler } from "./validation.js";
@@ -12,13 +13,15 @@ import { createValidatorCompiler } from "./validation.js";
 /** Large enough for a 500-observation offline upload, small enough to refuse abuse early. */
 export const HTTP_BODY_LIMIT = 256 * 1024;
 
-export type ApiRoutes = (app: FastifyInstance, ctx: NodeContext) => Promise<void>;
+/** One feature's routes (auth/routes.ts, presence/routes.ts, roads/routes/), built with the services they call. */
+export type ApiRoutes = (app: FastifyInstance) => Promise<void>;
 
 /**
  * The node's Fastify instance: strict validation, one error shape, `X-Node-Id` on every reply,
- * OpenAPI at `/docs`. Feature routes are passed in so this file stays about HTTP itself.
+ * OpenAPI at `/docs`, `/health` and `/metrics`. Feature routes are mounted afterwards (mountApi),
+ * once the services they call exist, so this file stays about HTTP itself.
  */
-export async function buildApp(ctx: NodeContext, routes: ApiRoutes[] = []): Promise<FastifyInstance> {
+export async function createApp(ctx: NodeContext): Promise<FastifyInstance> {
   const app = Fastify({
     // pino's Logger is structurally Fastify's logger; the cast only bridges two type declarations.
     loggerInstance: ctx.log as unknown as FastifyBaseLogger,
@@ -51,8 +54,12 @@ export async function buildApp(ctx: NodeContext, routes: ApiRoutes[] = []): Prom
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    if (error instanceof ApiError) {
-      return reply.code(error.statusCode).send(errorBody(error.code, error.message));
+    // A store call that did not answer: the client keeps its data and retries.
+    if (isStorageUnavailable(error)) {
+      return reply.code(503).send(errorBody(ErrorCodes.StorageUnavailable, "Storage is unavailable, retry later"));
+    }
+    if (error instanceof AppError) {
+      return reply.code(HTTP_STATUS[error.code]).send(errorBody(error.code, error.message));
     }
     if (error.validation) {
       const where = error.validationContext ?? "request";
@@ -94,8 +101,10 @@ export async function buildApp(ctx: NodeContext, routes: ApiRoutes[] = []): Prom
 
   await app.register(async (scope) => healthRoutes(scope, ctx));
   await app.register(async (scope) => metricsRoutes(scope, ctx));
-  for (const register of routes) {
-    await app.register(async (scope) => register(scope, ctx), { prefix: "/api" });
-  }
   return app;
+}
+
+/** Mounts the features' routes under /api. */
+export async function mountApi(app: FastifyInstance, routes: ApiRoutes[]): Promise<void> {
+  for (const register of routes) await app.register(register, { prefix: "/api" });
 }

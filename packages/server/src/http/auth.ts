@@ -2,7 +2,7 @@ import { ErrorCodes } from "@roadpulse/protocol";
 import type { FastifyRequest } from "fastify";
 import type { TokenClaims } from "../auth/tokens.js";
 import type { NodeContext } from "../context.js";
-import { ApiError } from "./errors.js";
+import { AppError } from "../errors.js";
 
 /** The token of an `Authorization: Bearer <token>` header, if the request has one. */
 export function bearerToken(request: FastifyRequest): string | undefined {
@@ -13,6 +13,6 @@ export function bearerToken(request: FastifyRequest): string | undefined {
 /** Verifies `Authorization: Bearer <jwt>`; throws 401 otherwise. */
 export async function requireUser(request: FastifyRequest, ctx: NodeContext): Promise<TokenClaims> {
   const claims = await ctx.tokens.verify(bearerToken(request));
-  if (claims === null) throw new ApiError(401, ErrorCodes.Unauthorized, "A valid bearer token is required");
+  if (claims === null) throw new AppError(ErrorCodes.Unauthorized, "A valid bearer token is required");
   return claims;
 }

@@ -1,16 +1,19 @@
 import { type ErrorCode, ErrorCodes, type HttpError } from "@roadpulse/protocol";
 
-/** An error that the HTTP layer turns into `{"error":{code,message}}` with its status. */
-export class ApiError extends Error {
-  constructor(
-    readonly statusCode: number,
-    readonly code: ErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = "ApiError";
-  }
-}
+/** The HTTP status of each coded error (src/errors.ts); the body is `{"error":{code,message}}`. */
+export const HTTP_STATUS: Record<ErrorCode, number> = {
+  [ErrorCodes.BadRequest]: 400,
+  [ErrorCodes.ValidationFailed]: 400,
+  [ErrorCodes.Unauthorized]: 401,
+  [ErrorCodes.Forbidden]: 403,
+  [ErrorCodes.NotFound]: 404,
+  [ErrorCodes.Conflict]: 409,
+  [ErrorCodes.PayloadTooLarge]: 413,
+  [ErrorCodes.RateLimited]: 429,
+  [ErrorCodes.StorageUnavailable]: 503,
+  [ErrorCodes.ShuttingDown]: 503,
+  [ErrorCodes.Internal]: 500,
+};
 
 export function errorBody(code: string, message: string): HttpError {
   return { error: { code, message } };

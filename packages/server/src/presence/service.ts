@@ -1,9 +1,11 @@
+import { ErrorCodes } from "@roadpulse/protocol";
 import type { NodeContext } from "../context.js";
+import { AppError } from "../errors.js";
 import { isCommandTimeout } from "../redis/connection.js";
 import { PresenceBroadcaster, type PresencePublisher } from "./broadcaster.js";
 import { LocalPresence } from "./local.js";
 import { Reaper } from "./reaper.js";
-import { RedisPresenceStore, type RegionPush } from "./redis-store.js";
+import { RedisPresenceStore, type RegionMember, type RegionPush } from "./redis-store.js";
 import { applyLocation, type LocationMove, newSession, type Session, touch } from "./session.js";
 
 /**
@@ -297,4 +299,38 @@ export class PresenceService {
       this.ctx.log.warn({ err: error }, "presence write-back failed; will retry");
     }
   }
+
+  // ── reads ────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The devices in a region across every node, from `region:{id}:members`; the member list too when
+   * asked (admins). Without Redis the cluster-wide answer is unknown, and this node's own count
+   * would be a wrong answer: StorageUnavailable.
+   */
+  async region(regionId: string, withMembers: boolean): Promise<RegionPresence> {
+    const unavailable = () =>
+      new AppError(ErrorCodes.StorageUnavailable, "Presence is unavailable while Redis is unreachable");
+    const store = this.store;
+    if (store === null || !this.ctx.redis.available) throw unavailable();
+    const end = this.ctx.metrics.redisCommandDuration.startTimer({ op: "region_query" });
+    try {
+      if (withMembers) {
+        const members = await store.regionMembers(regionId);
+        return { regionId, count: members.length, members };
+      }
+      return { regionId, count: await store.regionCount(regionId) };
+    } catch (error) {
+      this.ctx.redis.reportFailure(error);
+      this.ctx.metrics.presenceOps.inc({ op: "region_query", outcome: "error" });
+      throw unavailable();
+    } finally {
+      end();
+    }
+  }
+}
+
+export interface RegionPresence {
+  regionId: string;
+  count: number;
+  members?: RegionMember[];
 }

@@ -1,8 +1,7 @@
 import { type Ack, type AckError, ErrorCodes } from "@roadpulse/protocol";
 import type { ValidateFunction } from "ajv";
 import type { NodeContext } from "../context.js";
-import { ApiError } from "../http/errors.js";
-import { isStorageUnavailable } from "../store/errors.js";
+import { AppError, isStorageUnavailable } from "../errors.js";
 import type { AppSocket } from "./types.js";
 
 export type Acknowledge = (response: Ack) => void;
@@ -53,10 +52,10 @@ export function handleEvent<P, R extends object>(
       if ("ok" in result && result.ok === false) respond(result as AckError, "rejected");
       else respond({ ok: true, ...result }, "ok");
     } catch (error) {
-      if (error instanceof ApiError) {
-        respond(ackError(error.code, error.message), "rejected");
-      } else if (isStorageUnavailable(error)) {
+      if (isStorageUnavailable(error)) {
         respond(ackError(ErrorCodes.StorageUnavailable, "Storage is unavailable; keep the data and retry"), "error");
+      } else if (error instanceof AppError) {
+        respond(ackError(error.code, error.message), "rejected");
       } else {
         ctx.log.error({ err: error, event }, "event handler failed");
         respond(ackError(ErrorCodes.Internal, "Internal error"), "error");

@@ -1,14 +1,11 @@
-import type { NodeContext } from "../context.js";
 import type { AppSocket } from "./types.js";
 
 /**
- * A slice of realtime behaviour (presence, ingest, hazards…). Each one registers its own event
- * handlers for an authenticated socket; the list lives in realtime/index.ts.
+ * One feature's Socket.IO handlers (presence/socket.ts, roads/socket.ts), built by node.ts with the
+ * services they call. Each registers its own event handlers on every authenticated socket, before
+ * any client event is read.
  */
-export interface RealtimeFeature {
+export interface SocketHandlers {
   name: string;
-  /** Called for every authenticated connection, before any client event is read. */
-  attach(socket: AppSocket, ctx: NodeContext): void;
-  /** Called once when the node starts (timers, Redis subscriptions…); returns its own stopper. */
-  start?(ctx: NodeContext): Promise<() => Promise<void>> | (() => Promise<void>);
+  attach(socket: AppSocket): void;
 }

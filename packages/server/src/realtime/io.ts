@@ -1,7 +1,7 @@
 import type { Server as HttpServer } from "node:http";
 import { Server } from "socket.io";
 import type { NodeContext } from "../context.js";
-import type { RealtimeFeature } from "./features.js";
+import type { SocketHandlers } from "./features.js";
 import { batchWebSocketFlushes } from "./frame-batching.js";
 import { installHandshake } from "./handshake.js";
 import type { AppServer } from "./types.js";
@@ -18,7 +18,7 @@ export const MAX_SOCKET_MESSAGE_BYTES = 160 * 1024;
 export const PING_INTERVAL_MS = 25_000;
 export const PING_TIMEOUT_MS = 20_000;
 
-export function createSocketServer(httpServer: HttpServer, ctx: NodeContext, features: RealtimeFeature[]): AppServer {
+export function createSocketServer(httpServer: HttpServer, ctx: NodeContext): AppServer {
   if (!batchWebSocketFlushes())
     ctx.log.warn("Engine.IO's websocket transport is not the expected one: frames are written one by one");
   const io: AppServer = new Server(httpServer, {
@@ -49,10 +49,14 @@ export function createSocketServer(httpServer: HttpServer, ctx: NodeContext, fea
     headers["X-Node-Id"] = ctx.config.nodeId;
   });
   installHandshake(io, ctx);
+  return io;
+}
+
+/** Attaches every feature's handlers to each authenticated connection, before any event is read. */
+export function attachHandlers(io: AppServer, ctx: NodeContext, handlers: SocketHandlers[]): void {
   io.on("connection", (socket) => {
     ctx.metrics.connectedSockets.inc();
     socket.once("disconnect", () => ctx.metrics.connectedSockets.dec());
-    for (const feature of features) feature.attach(socket, ctx);
+    for (const feature of handlers) feature.attach(socket);
   });
-  return io;
 }

@@ -1,7 +1,7 @@
 import type { ObjectId } from "mongodb";
 import type { NodeContext } from "../context.js";
+import { StorageUnavailableError } from "../errors.js";
 import type { AggregateLanes, LaneLease } from "../store/aggregate-lanes.js";
-import { StorageUnavailableError } from "../store/errors.js";
 import type { FoldId } from "../store/folds.js";
 import type { IngestJournal, JournalEntry } from "../store/ingest-journal.js";
 import type { ObservationDoc, ObservationsRepository } from "../store/observations.js";
@@ -10,7 +10,7 @@ import { MAX_SEGMENT_DEVICES, type SegmentsRepository } from "../store/segments.
 import { roundDeltas } from "./deltas.js";
 import type { FoldLock } from "./fold-lock.js";
 import type { HazardTracker } from "./hazard-tracker.js";
-import { publishHazard, publishSegment } from "./live.js";
+import type { LiveRoads } from "./live.js";
 import { hazardSummary, segmentSummary } from "./summaries.js";
 
 /** Observations folded into one round at most: bounds the memory and duration of one round. */
@@ -87,6 +87,7 @@ export class Aggregator {
     private readonly regionStats: RegionStatsRepository,
     private readonly hazards: HazardTracker,
     private readonly lock: FoldLock,
+    private readonly live: LiveRoads,
   ) {
     this.#flushMs = ctx.config.aggregateFlushMs;
     this.#staleMs = journalStaleMs(ctx.config.mongodbTimeoutMs);
@@ -338,9 +339,9 @@ export class Aggregator {
 
     for (const segment of segments) {
       if ((segment.devices?.length ?? 0) >= MAX_SEGMENT_DEVICES) this.#rememberFull(segment._id);
-      publishSegment(this.ctx, segmentSummary(segment));
+      this.live.segment(segmentSummary(segment));
     }
-    for (const hazard of hazards) publishHazard(this.ctx, hazardSummary(hazard, now));
+    for (const hazard of hazards) this.live.hazard(hazardSummary(hazard, now));
   }
 
   /** Times one phase of a round (roadpulse_aggregate_round_phase_seconds). */

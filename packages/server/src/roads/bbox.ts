@@ -1,8 +1,8 @@
 import { ErrorCodes } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
 import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
+import { AppError } from "../errors.js";
 import type { SegmentRange } from "../store/segments.js";
-import { ApiError } from "./errors.js";
 
 /**
  * A box may cover at most 0.25 square degrees (a 0.5° × 0.5° square, ≈ 55 km × 31 km at 55° N) and
@@ -18,7 +18,7 @@ export const MAX_BBOX_SIDE_DEGREES = 1;
  */
 export function parseBbox(raw: string): SegmentRange {
   const [minLon, minLat, maxLon, maxLat] = raw.split(",").map(Number) as [number, number, number, number];
-  const bad = (message: string) => new ApiError(400, ErrorCodes.ValidationFailed, `bbox ${message}`);
+  const bad = (message: string) => new AppError(ErrorCodes.ValidationFailed, `bbox ${message}`);
   if (![minLon, minLat, maxLon, maxLat].every(Number.isFinite)) throw bad("must hold four finite numbers");
   if (minLat < -90 || maxLat > 90 || minLon < -180 || maxLon > 180) throw bad("is outside the world");
   if (minLat > maxLat || minLon > maxLon) throw bad("must be minLon,minLat,maxLon,maxLat with min ≤ max");

@@ -1,6 +1,6 @@
+import { StorageUnavailableError } from "../errors.js";
 import type { Logger } from "../log.js";
 import type { Metrics } from "../metrics/registry.js";
-import { StorageUnavailableError } from "../store/errors.js";
 import type { IngestJournal, JournalEntry } from "../store/ingest-journal.js";
 import type { ObservationDoc, ObservationsRepository } from "../store/observations.js";
 

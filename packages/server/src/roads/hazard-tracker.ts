@@ -13,7 +13,7 @@ import {
   matchHazard,
 } from "../domain/hazard-rules.js";
 import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
-import { ApiError } from "../http/errors.js";
+import { AppError } from "../errors.js";
 import type { RedisConnection } from "../redis/connection.js";
 import type { HazardDoc, HazardsRepository } from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
@@ -24,7 +24,7 @@ import {
   HAZARD_CELL_PRECISION,
   type HazardClusters,
 } from "./hazard-clusters.js";
-import { publishHazard } from "./live.js";
+import type { LiveRoads } from "./live.js";
 import { hazardFacts, hazardSummary } from "./summaries.js";
 
 /**
@@ -89,6 +89,7 @@ export class HazardTracker {
     private readonly hazards: HazardsRepository,
     private readonly redis: RedisConnection,
     private readonly clusters: HazardClusters | null,
+    private readonly live: LiveRoads,
   ) {
     // Hazards opened during an outage join the GEO sets as soon as Redis is back, not only at the
     // next event this node applies: another node's next event there must find them.
@@ -268,11 +269,11 @@ export class HazardTracker {
   async vote(hazardId: string, stillThere: boolean, device: string): Promise<HazardSummary> {
     const now = this.ctx.clock();
     const found = await this.hazards.findById(hazardId);
-    if (found === null) throw new ApiError(404, ErrorCodes.NotFound, "No hazard with this id");
+    if (found === null) throw new AppError(ErrorCodes.NotFound, "No hazard with this id");
     let doc = await this.#settle(found, now);
     if (doc.status === "fixed" || doc.status === "expired") {
       const summary = hazardSummary(doc, now);
-      if (doc.status !== found.status) publishHazard(this.ctx, summary);
+      if (doc.status !== found.status) this.live.hazard(summary);
       return summary;
     }
     if (stillThere) {
@@ -283,7 +284,7 @@ export class HazardTracker {
     }
     doc = await this.#settle(doc, now);
     const summary = hazardSummary(doc, now);
-    publishHazard(this.ctx, summary);
+    this.live.hazard(summary);
     return summary;
   }
 
@@ -296,7 +297,7 @@ export class HazardTracker {
       const settled = await this.#settle(doc, now);
       if (settled.status === "expired" && doc.status !== "expired") {
         expired += 1;
-        publishHazard(this.ctx, hazardSummary(settled, now));
+        this.live.hazard(hazardSummary(settled, now));
       }
     }
     return expired;

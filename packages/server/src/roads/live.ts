@@ -1,21 +1,26 @@
 import { type HazardSummary, type SegmentSummary, ServerEvents } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
-import type { NodeContext } from "../context.js";
-import { roomsAround } from "../realtime/rooms.js";
+import type { Publish } from "../publish.js";
 
 /**
- * Live road updates. Each goes in one emit to the rooms of the region (geohash at
- * REGION_PRECISION) that holds the segment or hazard and of its 8 neighbours: every device in or
- * around that region hears it once. The Socket.IO adapter carries the emit to other nodes.
+ * Live road updates: each is published at the region (geohash at REGION_PRECISION) that holds the
+ * segment or hazard; the transport delivers it to the devices in and around that region.
  */
-function roomsOf(ctx: NodeContext, latitude: number, longitude: number): string[] {
-  return roomsAround(ngeohash.encode(latitude, longitude, ctx.config.regionPrecision));
-}
+export class LiveRoads {
+  constructor(
+    private readonly publish: Publish,
+    private readonly regionPrecision: number,
+  ) {}
 
-export function publishSegment(ctx: NodeContext, segment: SegmentSummary): void {
-  ctx.io?.to(roomsOf(ctx, segment.latitude, segment.longitude)).emit(ServerEvents.SegmentUpdated, segment);
-}
+  segment(segment: SegmentSummary): void {
+    this.publish(this.#region(segment.latitude, segment.longitude), ServerEvents.SegmentUpdated, segment);
+  }
 
-export function publishHazard(ctx: NodeContext, hazard: HazardSummary): void {
-  ctx.io?.to(roomsOf(ctx, hazard.latitude, hazard.longitude)).emit(ServerEvents.HazardUpdated, hazard);
+  hazard(hazard: HazardSummary): void {
+    this.publish(this.#region(hazard.latitude, hazard.longitude), ServerEvents.HazardUpdated, hazard);
+  }
+
+  #region(latitude: number, longitude: number): string {
+    return ngeohash.encode(latitude, longitude, this.regionPrecision);
+  }
 }

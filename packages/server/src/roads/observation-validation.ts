@@ -6,7 +6,7 @@ import {
 } from "@roadpulse/protocol";
 import type { ErrorObject } from "ajv";
 import { checkRecordedAt } from "../domain/observation-rules.js";
-import { createPayloadAjv } from "../http/validation.js";
+import { createPayloadAjv } from "../validation.js";
 
 const validateObservation = createPayloadAjv().compile<Observation>(ObservationSchema);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -1,7 +1,7 @@
 import { type Collection, type Db, MongoBulkWriteError, type ObjectId } from "mongodb";
+import { StorageUnavailableError } from "../errors.js";
 import type { Metrics } from "../metrics/registry.js";
 import { DUPLICATE_KEY, DURABLE, timedWrite } from "./durability.js";
-import { StorageUnavailableError } from "./errors.js";
 
 /**
  * One stored observation. `_id` is the device-chosen UUID: the primary key's uniqueness is what

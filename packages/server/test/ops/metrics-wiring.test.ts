@@ -4,8 +4,9 @@ import { join } from "node:path";
 import { type RedisInstance, startRedisServer, waitFor } from "@roadpulse/devstack";
 import { Ajv } from "ajv";
 import { afterEach, describe, expect, it } from "vitest";
+import type { NodeContext } from "../../src/context.js";
 import { handleEvent } from "../../src/realtime/ack.js";
-import type { RealtimeFeature } from "../../src/realtime/features.js";
+import type { SocketHandlers } from "../../src/realtime/features.js";
 import { connectDevice, register, startTestNode, type TestNode, uniqueDbName } from "../support/env.js";
 import { parseSamples, scrape, total } from "./support.js";
 
@@ -16,12 +17,14 @@ const validateEcho = new Ajv().compile<{ text: string }>({
   required: ["text"],
   additionalProperties: false,
 });
-const echoFeature: RealtimeFeature = {
-  name: "ops-echo",
-  attach(socket, ctx) {
-    handleEvent(socket, ctx, "ops:echo", validateEcho, async (payload) => ({ echo: payload.text }));
+const echoHandlers = (ctx: NodeContext): SocketHandlers[] => [
+  {
+    name: "ops-echo",
+    attach(socket) {
+      handleEvent(socket, ctx, "ops:echo", validateEcho, async (payload) => ({ echo: payload.text }));
+    },
   },
-};
+];
 
 async function samplesOf(node: TestNode) {
   return parseSamples(await scrape(node.url));
@@ -34,7 +37,7 @@ describe("metrics are updated where their events happen", () => {
   });
 
   it("counts client events by outcome and times their acks", async () => {
-    const node = await startTestNode({}, { features: [echoFeature] });
+    const node = await startTestNode({}, { extraHandlers: echoHandlers });
     cleanups.push(() => node.close());
     const account = await register(node.url, "ops-acks");
     const socket = await connectDevice(node.url, account.token);

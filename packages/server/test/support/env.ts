@@ -7,7 +7,6 @@ import { inject } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { Logger } from "../../src/log.js";
 import { type RunningNode, type StartOptions, startNode } from "../../src/node.js";
-import { apiRoutes, realtimeFeatures } from "../../src/routes.js";
 
 export const TEST_JWT_SECRET = "test-secret-0123456789abcdef";
 
@@ -73,7 +72,7 @@ export async function startTestNode(
   options: StartOptions = {},
 ): Promise<TestNode> {
   const env = testEnv(overrides);
-  const node = await startNode(loadConfig(env), { routes: apiRoutes, features: realtimeFeatures, ...options });
+  const node = await startNode(loadConfig(env), options);
   return Object.assign(node, { url: `http://127.0.0.1:${node.port}`, env });
 }
 

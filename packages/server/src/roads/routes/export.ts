@@ -1,9 +1,11 @@
 import { type ExportQuery, ExportQuerySchema, type SegmentSummary, SegmentSummarySchema } from "@roadpulse/protocol";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance, FastifyReply } from "fastify";
-import type { NodeContext } from "../../context.js";
-import { segmentSummary } from "../../roads/summaries.js";
-import { readSegments } from "./segments.js";
+import type { ApiRoutes } from "../../http/app.js";
+import { page } from "../../http/pagination.js";
+import type { Roads } from "../index.js";
+import type { SegmentQuery } from "../reads.js";
+import { segmentSummary } from "../summaries.js";
 
 const FeatureCollectionSchema = Type.Object({
   type: Type.Literal("FeatureCollection"),
@@ -54,58 +56,62 @@ function linkNext(reply: FastifyReply, path: string, query: ExportQuery, next: s
  * paginated like the JSON API (`limit` ≤ 5000, `after` cursor). OSM `smoothness` is filled for
  * confident segments only.
  */
-export async function exportRoutes(app: FastifyInstance, ctx: NodeContext): Promise<void> {
-  app.get<{ Querystring: ExportQuery }>(
-    "/export/segments.geojson",
-    {
-      schema: {
-        tags: ["open data"],
-        summary: "Segments in a bounding box as a GeoJSON FeatureCollection",
-        querystring: ExportQuerySchema,
-        response: { 200: FeatureCollectionSchema, 400: { $ref: "HttpError#" }, 503: { $ref: "HttpError#" } },
+export function exportRoutes(roads: Roads): ApiRoutes {
+  const read = async (query: SegmentQuery, limit: number) =>
+    page(await roads.reads.segments(query, limit + 1), limit, (doc) => doc._id);
+  return async (app: FastifyInstance) => {
+    app.get<{ Querystring: ExportQuery }>(
+      "/export/segments.geojson",
+      {
+        schema: {
+          tags: ["open data"],
+          summary: "Segments in a bounding box as a GeoJSON FeatureCollection",
+          querystring: ExportQuerySchema,
+          response: { 200: FeatureCollectionSchema, 400: { $ref: "HttpError#" }, 503: { $ref: "HttpError#" } },
+        },
       },
-    },
-    async (request, reply) => {
-      const { items, next } = await readSegments(ctx, request.query, request.query.limit ?? 1000);
-      linkNext(reply, "segments.geojson", request.query, next);
-      reply.type("application/geo+json");
-      return {
-        type: "FeatureCollection" as const,
-        features: items.map((doc) => {
-          const { id, latitude, longitude, ...properties } = segmentSummary(doc);
-          return {
-            type: "Feature" as const,
-            id,
-            geometry: { type: "Point" as const, coordinates: [longitude, latitude] },
-            properties,
-          };
-        }),
-        next,
-      };
-    },
-  );
+      async (request, reply) => {
+        const { items, next } = await read(request.query, request.query.limit ?? 1000);
+        linkNext(reply, "segments.geojson", request.query, next);
+        reply.type("application/geo+json");
+        return {
+          type: "FeatureCollection" as const,
+          features: items.map((doc) => {
+            const { id, latitude, longitude, ...properties } = segmentSummary(doc);
+            return {
+              type: "Feature" as const,
+              id,
+              geometry: { type: "Point" as const, coordinates: [longitude, latitude] },
+              properties,
+            };
+          }),
+          next,
+        };
+      },
+    );
 
-  app.get<{ Querystring: ExportQuery }>(
-    "/export/segments.csv",
-    {
-      schema: {
-        tags: ["open data"],
-        summary: "Segments in a bounding box as CSV (header row first; next page in the Link header)",
-        querystring: ExportQuerySchema,
-        produces: ["text/csv"],
-        response: { 200: Type.String(), 400: { $ref: "HttpError#" }, 503: { $ref: "HttpError#" } },
+    app.get<{ Querystring: ExportQuery }>(
+      "/export/segments.csv",
+      {
+        schema: {
+          tags: ["open data"],
+          summary: "Segments in a bounding box as CSV (header row first; next page in the Link header)",
+          querystring: ExportQuerySchema,
+          produces: ["text/csv"],
+          response: { 200: Type.String(), 400: { $ref: "HttpError#" }, 503: { $ref: "HttpError#" } },
+        },
       },
-    },
-    async (request, reply) => {
-      const { items, next } = await readSegments(ctx, request.query, request.query.limit ?? 1000);
-      linkNext(reply, "segments.csv", request.query, next);
-      const lines = [CSV_COLUMNS.join(",")];
-      for (const doc of items) {
-        const summary = segmentSummary(doc);
-        lines.push(CSV_COLUMNS.map((column) => csvCell(summary[column])).join(","));
-      }
-      reply.type("text/csv; charset=utf-8");
-      return `${lines.join("\n")}\n`;
-    },
-  );
+      async (request, reply) => {
+        const { items, next } = await read(request.query, request.query.limit ?? 1000);
+        linkNext(reply, "segments.csv", request.query, next);
+        const lines = [CSV_COLUMNS.join(",")];
+        for (const doc of items) {
+          const summary = segmentSummary(doc);
+          lines.push(CSV_COLUMNS.map((column) => csvCell(summary[column])).join(","));
+        }
+        reply.type("text/csv; charset=utf-8");
+        return `${lines.join("\n")}\n`;
+      },
+    );
+  };
 }

@@ -8,12 +8,10 @@ import {
 } from "@roadpulse/protocol";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import type { NodeContext } from "../../context.js";
-import { roadsOf } from "../../roads/index.js";
-import { publishSegment } from "../../roads/live.js";
-import { segmentSummary } from "../../roads/summaries.js";
-import { bearerToken } from "../auth.js";
-import { ApiError } from "../errors.js";
-import { storageCall } from "../storage.js";
+import { AppError } from "../../errors.js";
+import type { ApiRoutes } from "../../http/app.js";
+import { bearerToken } from "../../http/auth.js";
+import type { Roads } from "../index.js";
 
 const digest = (value: string) => createHash("sha256").update(value).digest();
 
@@ -21,45 +19,40 @@ const digest = (value: string) => createHash("sha256").update(value).digest();
 function requireMlService(request: FastifyRequest, ctx: NodeContext): void {
   const expected = ctx.config.mlServiceToken;
   if (expected === null) {
-    throw new ApiError(403, ErrorCodes.Forbidden, "The ML hook is disabled on this node (ML_SERVICE_TOKEN is unset)");
+    throw new AppError(ErrorCodes.Forbidden, "The ML hook is disabled on this node (ML_SERVICE_TOKEN is unset)");
   }
   const given = bearerToken(request) ?? "";
   // Hashing first gives equal lengths, so the comparison's time does not reveal the token's length.
   if (!timingSafeEqual(digest(given), digest(expected))) {
-    throw new ApiError(401, ErrorCodes.Unauthorized, "A valid ML service token is required");
+    throw new AppError(ErrorCodes.Unauthorized, "A valid ML service token is required");
   }
 }
 
 /** `POST /api/ml/segment-scores`: the ML pipeline's scores, stored on segments and pushed live. */
-export async function mlRoutes(app: FastifyInstance, ctx: NodeContext): Promise<void> {
-  app.post<{ Body: MlScoresBody }>(
-    "/ml/segment-scores",
-    {
-      schema: {
-        tags: ["ml"],
-        summary: "Store a batch of model scores on existing segments",
-        description: "Authorization: Bearer <ML_SERVICE_TOKEN>. Unknown segment ids are listed, not created.",
-        security: [{ bearer: [] }],
-        body: MlScoresBodySchema,
-        response: {
-          200: MlScoresResultSchema,
-          400: { $ref: "HttpError#" },
-          401: { $ref: "HttpError#" },
-          403: { $ref: "HttpError#" },
-          503: { $ref: "HttpError#" },
+export function mlRoutes(ctx: NodeContext, roads: Roads): ApiRoutes {
+  return async (app: FastifyInstance) => {
+    app.post<{ Body: MlScoresBody }>(
+      "/ml/segment-scores",
+      {
+        schema: {
+          tags: ["ml"],
+          summary: "Store a batch of model scores on existing segments",
+          description: "Authorization: Bearer <ML_SERVICE_TOKEN>. Unknown segment ids are listed, not created.",
+          security: [{ bearer: [] }],
+          body: MlScoresBodySchema,
+          response: {
+            200: MlScoresResultSchema,
+            400: { $ref: "HttpError#" },
+            401: { $ref: "HttpError#" },
+            403: { $ref: "HttpError#" },
+            503: { $ref: "HttpError#" },
+          },
         },
       },
-    },
-    async (request): Promise<MlScoresResult> => {
-      requireMlService(request, ctx);
-      const repo = roadsOf(ctx).segmentsRepo;
-      const now = ctx.clock();
-      const { scores } = request.body;
-      const existing = await storageCall(() => repo.setMlScores(scores, now));
-      const known = new Set(existing);
-      for (const doc of await storageCall(() => repo.findByIds(existing))) publishSegment(ctx, segmentSummary(doc));
-      const unknown = [...new Set(scores.map((s) => s.segmentId).filter((id) => !known.has(id)))];
-      return { updated: scores.filter((s) => known.has(s.segmentId)).length, unknown };
-    },
-  );
+      async (request): Promise<MlScoresResult> => {
+        requireMlService(request, ctx);
+        return await roads.reads.scoreSegments(request.body.scores, ctx.clock());
+      },
+    );
+  };
 }

@@ -7,9 +7,9 @@ import {
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { NodeContext } from "../../context.js";
-import { roadsOf } from "../../roads/index.js";
-import { requireUser } from "../auth.js";
-import { storageCall } from "../storage.js";
+import type { ApiRoutes } from "../../http/app.js";
+import { requireUser } from "../../http/auth.js";
+import type { Roads } from "../index.js";
 
 const DeviceHeaders = Type.Object({
   "x-device-id": Type.String({
@@ -19,39 +19,38 @@ const DeviceHeaders = Type.Object({
 });
 
 /** `POST /api/observations`: the offline upload, on the same ingest path as `observations:submit`. */
-export async function observationRoutes(app: FastifyInstance, ctx: NodeContext): Promise<void> {
-  const roads = roadsOf(ctx);
-  app.post<{ Body: ObservationBatch; Headers: { "x-device-id": string } }>(
-    "/observations",
-    {
-      schema: {
-        tags: ["road data"],
-        summary: "Upload a batch of up to 500 observations (answered once durable)",
-        description:
-          "Each item is checked on its own: invalid ones come back in `rejected` with a code, valid ones are " +
-          "stored exactly once (a resent id counts as a duplicate). 503 STORAGE_UNAVAILABLE means nothing " +
-          "was stored: keep the batch and send it again.",
-        security: [{ bearer: [] }],
-        headers: DeviceHeaders,
-        body: ObservationBatchSchema,
-        response: {
-          200: Type.Composite([Type.Object({ ok: Type.Literal(true) }), ObservationAckSchema]),
-          400: { $ref: "HttpError#" },
-          401: { $ref: "HttpError#" },
-          413: { $ref: "HttpError#" },
-          503: { $ref: "HttpError#" },
+export function observationRoutes(ctx: NodeContext, roads: Roads): ApiRoutes {
+  return async (app: FastifyInstance) => {
+    app.post<{ Body: ObservationBatch; Headers: { "x-device-id": string } }>(
+      "/observations",
+      {
+        schema: {
+          tags: ["road data"],
+          summary: "Upload a batch of up to 500 observations (answered once durable)",
+          description:
+            "Each item is checked on its own: invalid ones come back in `rejected` with a code, valid ones are " +
+            "stored exactly once (a resent id counts as a duplicate). 503 STORAGE_UNAVAILABLE means nothing " +
+            "was stored: keep the batch and send it again.",
+          security: [{ bearer: [] }],
+          headers: DeviceHeaders,
+          body: ObservationBatchSchema,
+          response: {
+            200: Type.Composite([Type.Object({ ok: Type.Literal(true) }), ObservationAckSchema]),
+            400: { $ref: "HttpError#" },
+            401: { $ref: "HttpError#" },
+            413: { $ref: "HttpError#" },
+            503: { $ref: "HttpError#" },
+          },
         },
       },
-    },
-    async (request) => {
-      const claims = await requireUser(request, ctx);
-      const ack = await storageCall(() =>
-        roads.ingest.submit(request.body.observations, {
+      async (request) => {
+        const claims = await requireUser(request, ctx);
+        const ack = await roads.ingest.submit(request.body.observations, {
           userId: claims.userId,
           deviceId: request.headers["x-device-id"],
-        }),
-      );
-      return { ok: true as const, ...ack };
-    },
-  );
+        });
+        return { ok: true as const, ...ack };
+      },
+    );
+  };
 }

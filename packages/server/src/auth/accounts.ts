@@ -1,0 +1,57 @@
+import { type AuthResponse, ErrorCodes, type PublicUser } from "@roadpulse/protocol";
+import type { Config } from "../config.js";
+import { AppError } from "../errors.js";
+import { EmailTakenError, type UserDoc, type UsersRepository } from "../store/users.js";
+import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from "./passwords.js";
+import type { TokenService } from "./tokens.js";
+
+export function publicUser(user: UserDoc): PublicUser {
+  return {
+    id: user._id.toHexString(),
+    email: user.email,
+    displayName: user.displayName,
+    role: user.role,
+    createdAt: user.createdAt.toISOString(),
+  };
+}
+
+/** Accounts: registration, login (a token for a password) and the account behind a token. */
+export class Accounts {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly tokens: TokenService,
+    private readonly config: Pick<Config, "adminEmails">,
+  ) {}
+
+  async register(input: { email: string; password: string; displayName: string }): Promise<AuthResponse> {
+    const email = input.email.toLowerCase();
+    const passwordHash = await hashPassword(input.password);
+    const role = this.config.adminEmails.includes(email) ? "admin" : "user";
+    let user: UserDoc;
+    try {
+      user = await this.users.create({ email, displayName: input.displayName.trim(), passwordHash, role });
+    } catch (error) {
+      if (error instanceof EmailTakenError) throw new AppError(ErrorCodes.Conflict, "This email is already registered");
+      throw error;
+    }
+    return { user: publicUser(user), token: await this.#token(user) };
+  }
+
+  async login(input: { email: string; password: string }): Promise<AuthResponse> {
+    const user = await this.users.findByEmail(input.email);
+    // Unknown emails cost the same hash as known ones, so timing does not reveal accounts.
+    const ok = await verifyPassword(input.password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
+    if (!user || !ok) throw new AppError(ErrorCodes.Unauthorized, "Wrong email or password");
+    return { user: publicUser(user), token: await this.#token(user) };
+  }
+
+  async get(userId: string): Promise<PublicUser> {
+    const user = await this.users.findById(userId);
+    if (!user) throw new AppError(ErrorCodes.NotFound, "This account no longer exists");
+    return publicUser(user);
+  }
+
+  async #token(user: UserDoc): Promise<string> {
+    return await this.tokens.issue({ userId: user._id.toHexString(), role: user.role });
+  }
+}

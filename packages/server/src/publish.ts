@@ -1,0 +1,16 @@
+import type { HazardSummary, PresenceUpdated, SegmentSummary } from "@roadpulse/protocol";
+
+/** The live updates the core sends to devices, and the payload of each. */
+export interface LiveUpdates {
+  "segment:updated": SegmentSummary;
+  "hazard:updated": HazardSummary;
+  "presence:updated": PresenceUpdated;
+}
+
+/**
+ * Sends a live update about a region (a geohash cell at REGION_PRECISION) to the devices that
+ * should hear it, on every node. The core publishes through this function, injected by node.ts;
+ * who hears what (the region alone, or it and its neighbours) is the transport's business
+ * (realtime/publish.ts), so the services never see Socket.IO.
+ */
+export type Publish = <E extends keyof LiveUpdates>(regionId: string, event: E, payload: LiveUpdates[E]) => void;
