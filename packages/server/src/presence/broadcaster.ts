@@ -1,5 +1,5 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import type { RegionPush } from "./redis-store.js";
+import type { RegionPush } from "./store.js";
 
 /** Where `presence:updated` goes: a region's room (every node), or a few of this node's sockets. */
 export interface PresencePublisher {

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
 import { Keys, type PresenceTtls } from "./keys.js";
 import type { Session } from "./session.js";
+import type { PresenceStore, RegionMember, RegionPush } from "./store.js";
 import { defineUpsertScript, queueUpsertScript, runUpsert, upsertArgs } from "./upsert-script.js";
 
 /** Runs a MULTI (one round trip) and throws the first command error, if any. */
@@ -20,25 +21,14 @@ interface PushCountsCommand {
   roadpulsePushCounts(numberOfKeys: number, ...keysAndArgs: Array<string | number>): Promise<number[]>;
 }
 
-/** A region's member count, and whether it differs from the count last pushed for it. */
-export interface RegionPush {
-  count: number;
-  changed: boolean;
-}
-
-export interface RegionMember {
-  socketId: string;
-  userId: string | null;
-  nodeId: string | null;
-  lastActivityAt: string | null;
-}
-
 /**
  * Sessions and presence in Redis, in the seed's key schema (keys.ts). Every write that concerns one
  * socket is atomic and one round trip (a Lua script, or a MULTI for removal): no reader ever sees
  * half of it (a socket in two region sets, or in a region set without its session).
  */
-export class RedisPresenceStore {
+export class RedisPresenceStore implements PresenceStore {
+  readonly clusterWide = true;
+
   constructor(
     readonly redis: Redis,
     readonly ttls: PresenceTtls,
