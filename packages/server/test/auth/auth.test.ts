@@ -1,7 +1,7 @@
 import { MongoClient } from "mongodb";
 import { io as connect, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dropDatabase, register, startTestNode, type TestNode } from "./support/env.js";
+import { dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(url, {

@@ -1,9 +1,9 @@
 import { fetchHealth, waitFor } from "@roadpulse/devstack";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { deviceIdOn, startTestCluster, type TestCluster } from "./support/cluster.js";
-import { connected, emitAck, HERE, openDevice } from "./support/devices.js";
-import { register } from "./support/env.js";
+import { deviceIdOn, startTestCluster, type TestCluster } from "../support/cluster.js";
+import { connected, emitAck, HERE, openDevice } from "../support/devices.js";
+import { register } from "../support/env.js";
 
 /**
  * nginx in front of two nodes, on a store of this file's own (it is paused with SIGSTOP, which

@@ -1,9 +1,9 @@
 import { randomUUID } from "node:crypto";
 import { waitFor } from "@roadpulse/devstack";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { deviceIdOn, startTestCluster, type TestCluster } from "./support/cluster.js";
-import { connected, emitAck, HERE, NEXT_DOOR, openDevice } from "./support/devices.js";
-import { register } from "./support/env.js";
+import { deviceIdOn, startTestCluster, type TestCluster } from "../support/cluster.js";
+import { connected, emitAck, HERE, NEXT_DOOR, openDevice } from "../support/devices.js";
+import { register } from "../support/env.js";
 
 /**
  * End-to-end through nginx with node processes: what a fleet spread over several nodes must

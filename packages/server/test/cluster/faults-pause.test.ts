@@ -14,10 +14,10 @@ import {
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { deviceIdOn } from "./support/cluster.js";
-import { connected, emitAck, HERE, openDevice } from "./support/devices.js";
-import { register, TEST_JWT_SECRET } from "./support/env.js";
-import { TestFleet } from "./support/fleet.js";
+import { deviceIdOn } from "../support/cluster.js";
+import { connected, emitAck, HERE, openDevice } from "../support/devices.js";
+import { register, TEST_JWT_SECRET } from "../support/env.js";
+import { TestFleet } from "../support/fleet.js";
 
 /**
  * Faults of the backing services under a small fleet, with a store and a Redis of this file's own

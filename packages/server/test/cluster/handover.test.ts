@@ -4,9 +4,9 @@ import { type AddressInfo, connect } from "node:net";
 import { fileURLToPath } from "node:url";
 import pino from "pino";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConnectionHandover, sessionIdFor, workerIdOfRequestLine } from "../src/cluster/handover.js";
+import { ConnectionHandover, sessionIdFor, workerIdOfRequestLine } from "../../src/cluster/handover.js";
 
-const WORKER = fileURLToPath(new URL("./support/handover-worker.mjs", import.meta.url));
+const WORKER = fileURLToPath(new URL("../support/handover-worker.mjs", import.meta.url));
 
 /**
  * The primary's hand-over of TCP connections to workers (cluster/handover.ts), with stand-in

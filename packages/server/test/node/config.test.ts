@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../src/config.js";
+import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../../src/config.js";
 
 function errorFor(env: Record<string, string>): ConfigError {
   try {

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type MongoInstance, type RedisInstance, startFerretDB, startRedisServer, waitFor } from "@roadpulse/devstack";
 import { MongoClient } from "mongodb";
 import { afterEach, describe, expect, inject, it } from "vitest";
-import { REDIS_DEGRADED_WARNING } from "../src/redis/connection.js";
+import { REDIS_DEGRADED_WARNING } from "../../src/redis/connection.js";
 import {
   capturingLogger,
   connectDevice,
@@ -12,9 +12,9 @@ import {
   startTestNode,
   type TestNode,
   uniqueDbName,
-} from "./support/env.js";
-import { observation } from "./support/roads.js";
-import { StallProxy } from "./support/stall-proxy.js";
+} from "../support/env.js";
+import { observation } from "../support/roads.js";
+import { StallProxy } from "../support/stall-proxy.js";
 
 async function health(
   url: string,

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dropDatabase, startTestNode, type TestNode } from "./support/env.js";
+import { dropDatabase, startTestNode, type TestNode } from "../support/env.js";
 
 describe("GET /health with every service up", () => {
   let node: TestNode;

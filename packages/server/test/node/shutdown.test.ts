@@ -1,6 +1,6 @@
 import { freePort, startNodeProcess } from "@roadpulse/devstack";
 import { describe, expect, it, onTestFinished } from "vitest";
-import { connectDevice, dropDatabase, register, startTestNode, testEnv } from "./support/env.js";
+import { connectDevice, dropDatabase, register, startTestNode, testEnv } from "../support/env.js";
 
 describe("graceful shutdown", () => {
   it("closes client sockets and exits 0 on SIGTERM", async () => {

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { NODE_MAIN } from "@roadpulse/devstack";
 import { describe, expect, it } from "vitest";
-import { testEnv } from "./support/env.js";
+import { testEnv } from "../support/env.js";
 
 /** Runs the real entry point as a process and collects how it ended. */
 function runNode(env: Record<string, string>): Promise<{ code: number | null; stderr: string; stdout: string }> {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { PresenceBroadcaster } from "../src/presence/broadcaster.js";
-import type { RegionPush } from "../src/presence/store.js";
+import { PresenceBroadcaster } from "../../src/presence/broadcaster.js";
+import type { RegionPush } from "../../src/presence/store.js";
 
 /** A broadcaster over a table of counts, recording what it reads and what it sends. */
 function harness(table: Record<string, RegionPush>) {

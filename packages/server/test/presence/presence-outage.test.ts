@@ -6,7 +6,7 @@ import { Redis } from "ioredis";
 import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { connectDevice, dropDatabase, register, startTestNode } from "./support/env.js";
+import { connectDevice, dropDatabase, register, startTestNode } from "../support/env.js";
 
 const DELHI = { latitude: 28.7037, longitude: 77.2079 };
 const REGION = ngeohash.encode(DELHI.latitude, DELHI.longitude, 6);

@@ -13,7 +13,7 @@ import {
   startTestNode,
   TEST_JWT_SECRET,
   uniqueDbName,
-} from "./support/env.js";
+} from "../support/env.js";
 
 const DELHI = { latitude: 28.7037, longitude: 77.2079 };
 const REGION = ngeohash.encode(DELHI.latitude, DELHI.longitude, 6);

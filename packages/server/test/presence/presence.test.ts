@@ -5,9 +5,9 @@ import { Redis } from "ioredis";
 import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { Keys } from "../src/presence/keys.js";
-import { RedisPresenceStore } from "../src/presence/redis-store.js";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "./support/env.js";
+import { Keys } from "../../src/presence/keys.js";
+import { RedisPresenceStore } from "../../src/presence/redis-store.js";
+import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "../support/env.js";
 
 /** A spot in New Delhi (the seed's example region `ttngkc`) and helpers to move around it. */
 const DELHI = { latitude: 28.7037, longitude: 77.2079 };

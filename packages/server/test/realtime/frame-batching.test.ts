@@ -3,7 +3,7 @@ import type { AddressInfo, Socket as TcpSocket } from "node:net";
 import { Server } from "socket.io";
 import { type Socket as ClientSocket, io as connect } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { batchWebSocketFlushes } from "../src/realtime/frame-batching.js";
+import { batchWebSocketFlushes } from "../../src/realtime/frame-batching.js";
 
 /**
  * A burst of packets to one websocket (a round of road updates) leaves in a few writes, not one

@@ -1,8 +1,8 @@
 import { MongoClient } from "mongodb";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "./support/env.js";
-import { observation, offset, submit } from "./support/roads.js";
+import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { observation, offset, submit } from "../support/roads.js";
 
 const FLUSH_MS = 1_000;
 

@@ -3,9 +3,9 @@ import { waitFor } from "@roadpulse/devstack";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { deviceIdOn, nodeForDevice, startTestCluster, type TestCluster } from "./support/cluster.js";
-import { connected, emitAck, HERE, NEXT_DOOR, observation, openDevice } from "./support/devices.js";
-import { register } from "./support/env.js";
+import { deviceIdOn, nodeForDevice, startTestCluster, type TestCluster } from "../support/cluster.js";
+import { connected, emitAck, HERE, NEXT_DOOR, observation, openDevice } from "../support/devices.js";
+import { register } from "../support/env.js";
 
 /** Road data and fail-over through nginx with three node processes. */
 describe("road data across three nodes behind nginx", () => {

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { freePort, type NodeProcess, startNodeProcess, waitFor } from "@roadpulse/devstack";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connected, emitAck, observation, openDevice } from "./support/devices.js";
-import { mongoUri, redisUrl, register, TEST_JWT_SECRET, uniqueDbName } from "./support/env.js";
+import { connected, emitAck, observation, openDevice } from "../support/devices.js";
+import { mongoUri, redisUrl, register, TEST_JWT_SECRET, uniqueDbName } from "../support/env.js";
 
 /** Segments of one batch: one upsert each, then one command of region-days. */
 const SEGMENTS = 120;

@@ -1,7 +1,7 @@
 import { MongoBulkWriteError, MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { journalStaleMs } from "../src/roads/aggregator.js";
-import { MAX_UPDATES_PER_COMMAND } from "../src/store/durability.js";
+import { journalStaleMs } from "../../src/roads/aggregator.js";
+import { MAX_UPDATES_PER_COMMAND } from "../../src/store/durability.js";
 import {
   duplicateAt,
   type FoldId,
@@ -9,8 +9,8 @@ import {
   foldFilter,
   writeFolds,
   writeFoldsReturning,
-} from "../src/store/folds.js";
-import { mongoUri, uniqueDbName } from "./support/env.js";
+} from "../../src/store/folds.js";
+import { mongoUri, uniqueDbName } from "../support/env.js";
 
 interface Counter {
   _id: string;

@@ -2,12 +2,12 @@ import { randomUUID } from "node:crypto";
 import { type Db, MongoClient, ObjectId } from "mongodb";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { isStorageUnavailable } from "../src/errors.js";
-import { Metrics } from "../src/metrics/registry.js";
-import { GROUP_COMMIT_DEFAULTS, GroupCommit, type NewObservation } from "../src/roads/group-commit.js";
-import { IngestJournal, type JournalEntry } from "../src/store/ingest-journal.js";
-import { type ObservationDoc, ObservationsRepository } from "../src/store/observations.js";
-import { mongoUri, uniqueDbName } from "./support/env.js";
+import { isStorageUnavailable } from "../../src/errors.js";
+import { Metrics } from "../../src/metrics/registry.js";
+import { GROUP_COMMIT_DEFAULTS, GroupCommit, type NewObservation } from "../../src/roads/group-commit.js";
+import { IngestJournal, type JournalEntry } from "../../src/store/ingest-journal.js";
+import { type ObservationDoc, ObservationsRepository } from "../../src/store/observations.js";
+import { mongoUri, uniqueDbName } from "../support/env.js";
 
 function newObservation(deviceId = "device-0001"): NewObservation {
   const now = new Date();

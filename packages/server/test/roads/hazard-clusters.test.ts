@@ -8,11 +8,11 @@ import { MongoClient, ObjectId } from "mongodb";
 import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { EXPIRY_MS } from "../src/domain/hazard-rules.js";
-import { Keys } from "../src/presence/keys.js";
-import { assignArgs, clusterArea } from "../src/roads/hazard-clusters.js";
-import type { HazardDoc } from "../src/store/hazards.js";
-import type { ObservationDoc } from "../src/store/observations.js";
+import { EXPIRY_MS } from "../../src/domain/hazard-rules.js";
+import { Keys } from "../../src/presence/keys.js";
+import { assignArgs, clusterArea } from "../../src/roads/hazard-clusters.js";
+import type { HazardDoc } from "../../src/store/hazards.js";
+import type { ObservationDoc } from "../../src/store/observations.js";
 import {
   connectDevice,
   dropDatabase,
@@ -21,8 +21,8 @@ import {
   startTestNode,
   type TestNode,
   uniqueDbName,
-} from "./support/env.js";
-import { observation, submit } from "./support/roads.js";
+} from "../support/env.js";
+import { observation, submit } from "../support/roads.js";
 
 const DAY = 24 * 3600 * 1000;
 

@@ -5,8 +5,8 @@ import { type MongoInstance, startFerretDB, waitFor } from "@roadpulse/devstack"
 import { MongoClient } from "mongodb";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "./support/env.js";
-import { type AckReply, emitWithAck, getJson, observation, submit } from "./support/roads.js";
+import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "../support/env.js";
+import { type AckReply, emitWithAck, getJson, observation, submit } from "../support/roads.js";
 
 describe("exactly-once ingest", () => {
   let nodeA: TestNode;

@@ -6,9 +6,9 @@ import { BulkWriteResult as DriverBulkWriteResult } from "mongodb/lib/bulk/commo
 // top level): what an insert gets when the store stalls and the server monitor times out.
 import { PoolClearedOnNetworkError } from "mongodb/lib/cmap/errors.js";
 import { describe, expect, it } from "vitest";
-import { StorageUnavailableError } from "../src/errors.js";
-import { Metrics } from "../src/metrics/registry.js";
-import { type ObservationDoc, ObservationsRepository } from "../src/store/observations.js";
+import { StorageUnavailableError } from "../../src/errors.js";
+import { Metrics } from "../../src/metrics/registry.js";
+import { type ObservationDoc, ObservationsRepository } from "../../src/store/observations.js";
 
 /** The driver's running result of a bulk write, as `BulkOperationBase` starts and fills it. */
 interface BulkResult {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { distanceMetres } from "../src/domain/distance.js";
+import { distanceMetres } from "../../src/domain/distance.js";
 import {
   centroid,
   clippedReport,
@@ -12,11 +12,11 @@ import {
   MAX_REMEMBERED_REPORTS,
   matchHazard,
   rememberReport,
-} from "../src/domain/hazard-rules.js";
-import { checkRecordedAt, utcDay } from "../src/domain/observation-rules.js";
-import { parseSegmentKey, roadAxis, segmentKey } from "../src/domain/segment-key.js";
-import { qualityClass, segmentQuality, smoothness, standardDeviation } from "../src/domain/segment-quality.js";
-import { countsForQuality } from "../src/domain/speed-gate.js";
+} from "../../src/domain/hazard-rules.js";
+import { checkRecordedAt, utcDay } from "../../src/domain/observation-rules.js";
+import { parseSegmentKey, roadAxis, segmentKey } from "../../src/domain/segment-key.js";
+import { qualityClass, segmentQuality, smoothness, standardDeviation } from "../../src/domain/segment-quality.js";
+import { countsForQuality } from "../../src/domain/speed-gate.js";
 
 const kmh = (value: number) => value / 3.6;
 const DAY = 24 * 3600 * 1000;

@@ -3,10 +3,10 @@ import type { HazardSummary, SegmentSummary } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { EXPIRY_MS } from "../src/domain/hazard-rules.js";
-import { segmentKey } from "../src/domain/segment-key.js";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "./support/env.js";
-import { collect, emitWithAck, getJson, locate, observation, offset, submit } from "./support/roads.js";
+import { EXPIRY_MS } from "../../src/domain/hazard-rules.js";
+import { segmentKey } from "../../src/domain/segment-key.js";
+import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { collect, emitWithAck, getJson, locate, observation, offset, submit } from "../support/roads.js";
 
 const DAY = 24 * 3600 * 1000;
 

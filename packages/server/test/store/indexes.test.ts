@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from "vitest";
-import { INDEXES } from "../src/store/indexes.js";
-import { MongoConnection } from "../src/store/mongo.js";
-import { capturingLogger, dropDatabase, mongoUri, uniqueDbName } from "./support/env.js";
+import { INDEXES } from "../../src/store/indexes.js";
+import { MongoConnection } from "../../src/store/mongo.js";
+import { capturingLogger, dropDatabase, mongoUri, uniqueDbName } from "../support/env.js";
 
 /**
  * Every start runs the index set again: against a database whose indexes exist (a second worker,

@@ -16,9 +16,9 @@ import type { SegmentSummary } from "@roadpulse/protocol";
 import { MongoClient } from "mongodb";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bulkWriteInChunks, MAX_UPDATES_PER_COMMAND } from "../src/store/durability.js";
-import { connectDevice, redisUrl, register, TEST_JWT_SECRET } from "./support/env.js";
-import { getJson, observation, submit } from "./support/roads.js";
+import { bulkWriteInChunks, MAX_UPDATES_PER_COMMAND } from "../../src/store/durability.js";
+import { connectDevice, redisUrl, register, TEST_JWT_SECRET } from "../support/env.js";
+import { getJson, observation, submit } from "../support/roads.js";
 
 // The suite runs on one FerretDB backend (TEST_STORE_BACKEND, SQLite unless set); this file runs a
 // node process, as the local cluster does, on the other one, so both backends stay working.
