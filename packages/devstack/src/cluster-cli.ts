@@ -51,6 +51,7 @@ async function provideMongo(): Promise<{ uri: string; backend?: StoreBackend; su
       backend,
       // The local cluster's data outlives it, whichever the backend (`dropdb` removes it by hand).
       keepData: true,
+      log: (line) => console.error(`[cluster] store: ${line}`),
     });
   const instance = await start(free ? wanted : undefined);
   // The store we start is ours to watch: restarted on the same port when it stalls.

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { freePort, isListening, waitFor } from "./ports.js";
 import { type PostgresDatabase, postgresDatabaseFor } from "./postgres.js";
 import { type Service, startService } from "./process.js";
+import { StoreVacuum } from "./vacuum.js";
 
 export interface MongoInstance {
   /** Connection string without a database name; append `/<db>`. */
@@ -67,6 +68,8 @@ export interface FerretDBOptions {
    * restart, as its SQLite files do). Tests and benchmarks leave this off, so they leave nothing behind.
    */
   keepData?: boolean;
+  /** Where the store's housekeeping reports trouble (the PostgreSQL vacuum, vacuum.ts). */
+  log?: (line: string) => void;
 }
 
 /** FerretDB 1.24 with its SQLite or PostgreSQL backend: the MongoDB wire protocol on a local port. */
@@ -106,6 +109,16 @@ export async function startFerretDB(options: FerretDBOptions): Promise<MongoInst
     await dropDatabase().catch(() => undefined);
     throw error;
   }
+  // The store's own tables stay vacuumed even where the server's autovacuum is off (vacuum.ts).
+  const log = options.log ?? ((line: string) => console.error(`[ferretdb:${port}] ${line}`));
+  let vacuum: StoreVacuum | null = database ? new StoreVacuum(database.url, { log }) : null;
+  try {
+    await vacuum?.start();
+  } catch (error) {
+    // The store works without it, only slower as its tables bloat: said once, not fatal.
+    log(`vacuum not started: ${(error as Error).message}`);
+    vacuum = null;
+  }
   return {
     baseUri: `mongodb://127.0.0.1:${port}`,
     port,
@@ -113,6 +126,7 @@ export async function startFerretDB(options: FerretDBOptions): Promise<MongoInst
     ...(database ? { postgresDatabase: database.name } : {}),
     service,
     stop: async () => {
+      await vacuum?.stop();
       await service.stop("SIGTERM", 5_000);
       await dropDatabase();
     },

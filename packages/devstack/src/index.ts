@@ -8,3 +8,4 @@ export * from "./process.js";
 export * from "./prometheus.js";
 export * from "./redis.js";
 export * from "./store-supervisor.js";
+export * from "./vacuum.js";

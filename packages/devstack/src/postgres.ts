@@ -10,6 +10,8 @@ import { fileURLToPath } from "node:url";
  */
 export interface PostgresDatabase {
   name: string;
+  /** The database's URL for psql. */
+  url: string;
   /** `--postgresql-url` for FerretDB: the database plus its pool size. */
   ferretdbUrl: string;
   /** Drops the database and everything in it (connections left open are ended first). */
@@ -59,12 +61,14 @@ export async function postgresDatabaseFor(port: number, dataDir: string): Promis
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   // Every start, so a database made before this existed gets it too (the script is idempotent).
-  await psql(url.toString(), { file: ID_LOOKUPS_SQL, vars: { dbname: name } });
+  const plainUrl = url.toString();
+  await psql(plainUrl, { file: ID_LOOKUPS_SQL, vars: { dbname: name } });
   if (!url.searchParams.has("pool_max_conns")) {
     url.searchParams.set("pool_max_conns", process.env.ROADPULSE_POSTGRES_POOL || DEFAULT_POOL_MAX_CONNS);
   }
   return {
     name,
+    url: plainUrl,
     ferretdbUrl: url.toString(),
     drop: async () => void (await psql(adminUrl, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
   };
@@ -77,7 +81,12 @@ const ID_LOOKUPS_SQL = fileURLToPath(new URL("../sql/ferretdb-id-lookups.sql", i
  * Runs one statement, or a script file with psql variables, through `psql`; the error says how to
  * get a PostgreSQL when there is none.
  */
-export function psql(adminUrl: string, sql: string | { file: string; vars?: Record<string, string> }): Promise<string> {
+export function psql(
+  adminUrl: string,
+  sql: string | { file: string; vars?: Record<string, string> },
+  options: { timeoutMs?: number } = {},
+): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? PSQL_TIMEOUT_MS;
   const input =
     typeof sql === "string"
       ? ["-c", sql]
@@ -87,7 +96,7 @@ export function psql(adminUrl: string, sql: string | { file: string; vars?: Reco
     execFile(
       "psql",
       ["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", adminUrl, ...input],
-      { timeout: PSQL_TIMEOUT_MS, env: { ...process.env, PGCONNECT_TIMEOUT: "5" }, encoding: "utf8" },
+      { timeout: timeoutMs, env: { ...process.env, PGCONNECT_TIMEOUT: "5" }, encoding: "utf8" },
       (error, stdout, stderr) => {
         if (!error) return done(stdout);
         const code = (error as NodeJS.ErrnoException).code;
@@ -96,7 +105,7 @@ export function psql(adminUrl: string, sql: string | { file: string; vars?: Reco
             new Error("psql not found: install PostgreSQL (`apt-get install postgresql`, as scripts/start.sh does)"),
           );
         }
-        const why = stderr.trim() || (error.killed ? `no answer within ${PSQL_TIMEOUT_MS} ms` : error.message);
+        const why = stderr.trim() || (error.killed ? `no answer within ${timeoutMs} ms` : error.message);
         if (
           /could not connect|connection to server|connection refused|no answer|No such file|timeout expired/i.test(why)
         ) {
