@@ -113,6 +113,48 @@ describe("FerretDB on PostgreSQL: dead rows are vacuumed", () => {
     }
   });
 
+  it("vacuums and analyzes an insert-only table, so the planner knows its size", async () => {
+    const name = `roadpulse_vacuum_ins_${process.pid}_${Date.now()}`;
+    const admin = postgresAdminUrl();
+    await psql(admin, `CREATE DATABASE "${name}"`);
+    const url = new URL(admin);
+    url.pathname = `/${name}`;
+    const scratch = url.toString();
+    try {
+      await psql(scratch, "CREATE TABLE log (id int PRIMARY KEY, n int)");
+      await psql(scratch, "INSERT INTO log SELECT i, 0 FROM generate_series(1, 3000) i");
+      const counts = async () =>
+        (
+          await psql(
+            scratch,
+            "SELECT n_ins_since_vacuum || ',' || vacuum_count || ',' || analyze_count FROM pg_stat_user_tables WHERE relname = 'log'",
+          )
+        )
+          .trim()
+          .split(",")
+          .map(Number) as [number, number, number];
+      await waitFor("PostgreSQL to count the inserts", async () => (await counts())[0] >= 3000, 15_000, 250);
+      // Never vacuumed nor analyzed: the planner does not know how many rows there are.
+      expect((await psql(scratch, "SELECT reltuples FROM pg_class WHERE relname = 'log'")).trim()).toBe("-1");
+
+      const vacuum = new StoreVacuum(scratch, { intervalMs: 3_600_000 });
+      await vacuum.pass();
+      expect(vacuum.vacuumed).toBe(1);
+      await waitFor(
+        "the vacuum and analyze to show in the statistics",
+        async () => {
+          const [, vacuums, analyzes] = await counts();
+          return vacuums >= 1 && analyzes >= 1;
+        },
+        15_000,
+        250,
+      );
+      expect(Number((await psql(scratch, "SELECT reltuples FROM pg_class WHERE relname = 'log'")).trim())).toBe(3000);
+    } finally {
+      await psql(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
+  });
+
   it("keeps the local store's tables vacuumed without being asked", async () => {
     const before = await churn("segments");
     // The store's own vacuum passes every 10 s, or the server's autovacuum every minute.
