@@ -66,30 +66,39 @@ describe("FerretDB on PostgreSQL: dead rows are vacuumed", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("vacuums the tables past autovacuum's threshold, and leaves the work to the server when its autovacuum is on", async () => {
-    // A database of its own, with no store on it whose own vacuum could get there first.
+  /**
+   * Runs `work` on a database of its own, dropped afterwards: no store runs on it, so no other
+   * vacuum can get to its tables first. `stat(table, columns)` reads PostgreSQL's statistics.
+   */
+  const withScratchDatabase = async (
+    work: (url: string, stat: (table: string, columns: string) => Promise<number[]>) => Promise<void>,
+  ) => {
     const name = `roadpulse_vacuum_${process.pid}_${Date.now()}`;
     const admin = postgresAdminUrl();
     await psql(admin, `CREATE DATABASE "${name}"`);
     const url = new URL(admin);
     url.pathname = `/${name}`;
     const scratch = url.toString();
+    const stat = async (table: string, columns: string) =>
+      (await psql(scratch, `SELECT concat_ws(',', ${columns}) FROM pg_stat_user_tables WHERE relname = '${table}'`))
+        .trim()
+        .split(",")
+        .map(Number);
     try {
+      await work(scratch, stat);
+    } finally {
+      await psql(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+    }
+  };
+
+  it("vacuums the tables past autovacuum's threshold, and leaves the work to the server when its autovacuum is on", async () => {
+    await withScratchDatabase(async (scratch, stat) => {
       await psql(scratch, "CREATE TABLE churn (id int PRIMARY KEY, n int)");
       await psql(scratch, "INSERT INTO churn SELECT i, 0 FROM generate_series(1, 400) i");
       await psql(scratch, "UPDATE churn SET n = n + 1");
       await psql(scratch, "DELETE FROM churn");
-      const counts = async () =>
-        (
-          await psql(
-            scratch,
-            "SELECT n_dead_tup || ',' || vacuum_count FROM pg_stat_user_tables WHERE relname = 'churn'",
-          )
-        )
-          .trim()
-          .split(",")
-          .map(Number) as [number, number];
-      await waitFor("PostgreSQL to count the dead rows", async () => (await counts())[0] >= 400, 15_000, 250);
+      const counts = () => stat("churn", "n_dead_tup, vacuum_count");
+      await waitFor("PostgreSQL to count the dead rows", async () => ((await counts())[0] ?? 0) >= 400, 15_000, 250);
 
       const vacuum = new StoreVacuum(scratch, { intervalMs: 3_600_000 });
       const serverVacuums = (await psql(scratch, "SHOW autovacuum")).trim() === "on";
@@ -101,41 +110,25 @@ describe("FerretDB on PostgreSQL: dead rows are vacuumed", () => {
         "the vacuum to show in the statistics",
         async () => {
           const now = await counts();
-          return now[1] >= 1 ? now : false;
+          return (now[1] ?? 0) >= 1 ? now : false;
         },
         15_000,
         250,
       );
       expect(vacuums).toBe(1);
       expect(dead).toBe(0);
-    } finally {
-      await psql(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    }
+    });
   });
 
   it("vacuums and analyzes an insert-only table, so the planner knows its size", async () => {
-    const name = `roadpulse_vacuum_ins_${process.pid}_${Date.now()}`;
-    const admin = postgresAdminUrl();
-    await psql(admin, `CREATE DATABASE "${name}"`);
-    const url = new URL(admin);
-    url.pathname = `/${name}`;
-    const scratch = url.toString();
-    try {
+    await withScratchDatabase(async (scratch, stat) => {
       await psql(scratch, "CREATE TABLE log (id int PRIMARY KEY, n int)");
       await psql(scratch, "INSERT INTO log SELECT i, 0 FROM generate_series(1, 3000) i");
-      const counts = async () =>
-        (
-          await psql(
-            scratch,
-            "SELECT n_ins_since_vacuum || ',' || vacuum_count || ',' || analyze_count FROM pg_stat_user_tables WHERE relname = 'log'",
-          )
-        )
-          .trim()
-          .split(",")
-          .map(Number) as [number, number, number];
-      await waitFor("PostgreSQL to count the inserts", async () => (await counts())[0] >= 3000, 15_000, 250);
+      const counts = () => stat("log", "n_ins_since_vacuum, vacuum_count, analyze_count");
+      await waitFor("PostgreSQL to count the inserts", async () => ((await counts())[0] ?? 0) >= 3000, 15_000, 250);
       // Never vacuumed nor analyzed: the planner does not know how many rows there are.
-      expect((await psql(scratch, "SELECT reltuples FROM pg_class WHERE relname = 'log'")).trim()).toBe("-1");
+      const rows = async () => (await psql(scratch, "SELECT reltuples FROM pg_class WHERE relname = 'log'")).trim();
+      expect(await rows()).toBe("-1");
 
       const vacuum = new StoreVacuum(scratch, { intervalMs: 3_600_000 });
       await vacuum.pass();
@@ -143,16 +136,14 @@ describe("FerretDB on PostgreSQL: dead rows are vacuumed", () => {
       await waitFor(
         "the vacuum and analyze to show in the statistics",
         async () => {
-          const [, vacuums, analyzes] = await counts();
+          const [, vacuums = 0, analyzes = 0] = await counts();
           return vacuums >= 1 && analyzes >= 1;
         },
         15_000,
         250,
       );
-      expect(Number((await psql(scratch, "SELECT reltuples FROM pg_class WHERE relname = 'log'")).trim())).toBe(3000);
-    } finally {
-      await psql(admin, `DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
-    }
+      expect(await rows()).toBe("3000");
+    });
   });
 
   it("keeps the local store's tables vacuumed without being asked", async () => {
