@@ -84,11 +84,11 @@ export class StoreVacuum {
       const rows = (
         await psql(
           this.databaseUrl,
-          "SELECT format('%I.%I', schemaname, relname) || ' ' || " +
-            "CASE WHEN n_dead_tup > 50 + 0.2 * n_live_tup OR n_ins_since_vacuum > 1000 + 0.2 * n_live_tup " +
-            "THEN 'vacuum' ELSE 'analyze' END FROM pg_stat_user_tables " +
-            "WHERE n_dead_tup > 50 + 0.2 * n_live_tup OR n_ins_since_vacuum > 1000 + 0.2 * n_live_tup " +
-            "OR n_mod_since_analyze > 50 + 0.1 * n_live_tup",
+          "SELECT name || CASE WHEN needs_vacuum THEN ' vacuum' ELSE ' analyze' END FROM (SELECT " +
+            "format('%I.%I', schemaname, relname) AS name, " +
+            "n_dead_tup > 50 + 0.2 * n_live_tup OR n_ins_since_vacuum > 1000 + 0.2 * n_live_tup AS needs_vacuum, " +
+            "n_mod_since_analyze > 50 + 0.1 * n_live_tup AS needs_analyze FROM pg_stat_user_tables) AS due " +
+            "WHERE needs_vacuum OR needs_analyze",
         )
       )
         .split("\n")

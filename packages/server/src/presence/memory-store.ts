@@ -5,8 +5,8 @@ import type { PresenceStore, RegionMember, RegionPush } from "./store.js";
 /**
  * Presence as this node alone sees it: its own sockets (LocalPresence, which the service keeps
  * whatever the store). Serves as the store while Redis is away (degraded mode: devices keep their
- * acks and their region's count of this node's devices) and when no Redis is configured. Writes
- * need nothing: the sockets are in LocalPresence already; write-back.ts brings Redis up to date.
+ * acks and their region's count of this node's devices) and when no Redis is configured. It needs
+ * no writes: the sockets are in LocalPresence already; write-back.ts brings Redis up to date.
  */
 export class MemoryPresenceStore implements PresenceStore {
   readonly clusterWide = false;
@@ -14,10 +14,6 @@ export class MemoryPresenceStore implements PresenceStore {
   readonly #pushed = new Map<string, number>();
 
   constructor(private readonly local: LocalPresence) {}
-
-  async upsert(): Promise<void> {}
-
-  async remove(): Promise<void> {}
 
   async regionCount(regionId: string): Promise<number> {
     return this.local.regionCount(regionId);

@@ -25,10 +25,10 @@ interface Shared {
 }
 
 /**
- * One node's presence sessions: its sockets in memory (LocalPresence), every change written to the
- * store in use (store.ts): Redis in the seed's schema while it answers, this node's own view
- * (memory-store.ts) while it does not; writes Redis missed are written back (write-back.ts), and
- * the node's liveness and the reaper run beside (liveness.ts). Knows nothing of Socket.IO except
+ * One node's presence sessions: its sockets in memory (LocalPresence), every change written to
+ * Redis in the seed's schema (writes Redis missed are written back: write-back.ts), counts read from
+ * the store in use (store.ts: Redis while it answers, else this node's own view), and the node's
+ * liveness and the reaper beside (liveness.ts). Knows nothing of Socket.IO except
  * the publisher it is given.
  */
 export class PresenceService {
