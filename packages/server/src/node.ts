@@ -99,9 +99,12 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   app.addHook("preClose", async () => {
     ctx.state.draining = true;
     ctx.state.socketsActive = false;
-    // Only this node's sockets: `io.disconnectSockets` goes through the Redis adapter to every
-    // node of the cluster, so one node stopping would disconnect every device.
-    io.local.disconnectSockets(true);
+    // Each device's connection is closed (after what is queued for it is written), not told to
+    // disconnect: socket.io-client treats "io server disconnect" as final and stays offline until
+    // its app reconnects by hand, while a closed transport makes it reconnect by itself, through
+    // nginx, to a node still up (a scale-in, a rolling deploy). Only this node's sockets:
+    // `io.disconnectSockets` would go through the Redis adapter to every node of the cluster.
+    for (const socket of io.of("/").sockets.values()) socket.conn.close();
     await new Promise<void>((resolve) => io.close(() => resolve()));
   });
 
