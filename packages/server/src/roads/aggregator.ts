@@ -8,7 +8,7 @@ import type { ObservationDoc, ObservationsRepository } from "../store/observatio
 import type { RegionStatsRepository } from "../store/region-stats.js";
 import { MAX_SEGMENT_DEVICES, type SegmentsRepository } from "../store/segments.js";
 import { roundDeltas } from "./deltas.js";
-import type { FoldLock } from "./fold-lock.js";
+import { type FoldLock, FoldLockUnavailableError } from "./fold-lock.js";
 import type { HazardTracker } from "./hazard-tracker.js";
 import type { LiveRoads } from "./live.js";
 import { hazardSummary, segmentSummary } from "./summaries.js";
@@ -232,7 +232,11 @@ export class Aggregator {
       this.#lastStart = performance.now();
       this.#running = this.lock
         .hold((keep) => this.#tick(keep))
-        .catch((error: unknown) => this.ctx.log.error({ err: error }, "aggregation round not started"))
+        .catch((error: unknown) => {
+          // Redis away: the lock said so once; rounds start again when it is back.
+          if (error instanceof FoldLockUnavailableError) return;
+          this.ctx.log.error({ err: error }, "aggregation round not started");
+        })
         .finally(() => {
           // The interval counts from the end of a round: the lock is then free for at least that
           // long, so another node waiting for it gets its turn (it is not a fair lock).

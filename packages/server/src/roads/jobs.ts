@@ -1,4 +1,5 @@
 import type { NodeContext } from "../context.js";
+import { FoldLockUnavailableError } from "./fold-lock.js";
 import type { Roads } from "./index.js";
 
 /**
@@ -16,7 +17,11 @@ const EXPIRY_SWEEP_INTERVAL_MS = 60_000;
 export function startRoadJobs(ctx: NodeContext, roads: Roads): () => Promise<void> {
   const background = (what: string, work: () => Promise<unknown>) => () => {
     if (!ctx.mongo.indexesReady) return;
-    work().catch((error: unknown) => ctx.log.warn({ err: error }, `${what} failed; retrying later`));
+    work().catch((error: unknown) => {
+      // Redis away: the fold lock said so once; recovery resumes when it is back.
+      if (error instanceof FoldLockUnavailableError) return;
+      ctx.log.warn({ err: error }, `${what} failed; retrying later`);
+    });
   };
   const recovery = setInterval(
     background("aggregate recovery", () => roads.aggregator.recover()),
