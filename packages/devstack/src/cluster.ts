@@ -34,6 +34,8 @@ export class Cluster {
   readonly #crashes = new Map<number, number>();
   /** Restarts under way, so `stop()` can wait for them and stop what they start. */
   readonly #restarts = new Set<Promise<unknown>>();
+  /** Indexes of the nodes in nginx's upstream list (a killed node stays in it: it comes back). */
+  readonly #inRotation: Set<number>;
 
   private constructor(
     readonly options: ClusterOptions,
@@ -41,6 +43,7 @@ export class Cluster {
     readonly nginx: NginxInstance,
     private readonly ports: number[],
   ) {
+    this.#inRotation = new Set(nodes.map((_, index) => index));
     nodes.forEach((node, index) => {
       if (node) this.#supervise(index, node);
     });
@@ -90,6 +93,40 @@ export class Cluster {
     const node = this.node(index);
     this.nodes[index] = undefined;
     await node.service.kill();
+  }
+
+  /**
+   * Scale out: starts one more node on a free port, then adds it to nginx's upstream list
+   * (`nginx -s reload`: connections in flight are kept). Returns its index.
+   */
+  async addNode(): Promise<number> {
+    const index = this.nodes.length;
+    const port = await freePort();
+    this.ports[index] = port;
+    const node = await Cluster.#startNode(this.options, index, port);
+    this.nodes[index] = node;
+    this.#supervise(index, node);
+    this.#inRotation.add(index);
+    await this.#reloadUpstreams();
+    return index;
+  }
+
+  /**
+   * Scale in: takes node `index` out of nginx's upstream list (reload), then stops it as a
+   * deployment would (SIGTERM: it disconnects its devices, which reconnect through nginx to the
+   * others). It stays down.
+   */
+  async removeNode(index: number): Promise<void> {
+    const node = this.node(index);
+    this.#inRotation.delete(index);
+    await this.#reloadUpstreams();
+    this.nodes[index] = undefined;
+    await node.service.stop("SIGTERM", 10_000);
+  }
+
+  async #reloadUpstreams(): Promise<void> {
+    const ports = [...this.#inRotation].sort((a, b) => a - b).map((index) => this.ports[index]);
+    await this.nginx.setUpstreams(ports.map((port) => `127.0.0.1:${port}`));
   }
 
   /** Starts node `index` again on its old port (nginx's upstream list stays the same). */

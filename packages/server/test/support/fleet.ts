@@ -9,6 +9,8 @@ interface Batch {
 
 /** One ack as a device saw it: when it was sent and how long the answer took. */
 export interface AckSample {
+  /** Which device of the fleet sent it (its index). */
+  device: number;
   event: string;
   sentAt: number;
   ms: number;
@@ -27,10 +29,13 @@ export class TestFleet {
   readonly acks: AckSample[] = [];
   /** Ids the server acknowledged as stored (accepted now, or a duplicate of an earlier store). */
   readonly ackedIds = new Set<string>();
+  /** The ids of each batch acknowledged ok, one entry per ack (a batch sent twice may appear twice). */
+  readonly okBatches: string[][] = [];
   /** Batches generated and not acknowledged yet, per device. */
   readonly #pending = new Map<Socket, Batch[]>();
   readonly #timers: NodeJS.Timeout[] = [];
   readonly #inFlight = new Map<Socket, number>();
+  readonly #index = new Map<Socket, number>();
   #generating = true;
 
   constructor(
@@ -50,6 +55,7 @@ export class TestFleet {
     for (let i = 0; i < this.options.devices; i++) {
       const device = openDevice(this.options.url, this.options.token, `fleet-${i}-${randomUUID()}`);
       this.devices.push(device);
+      this.#index.set(device, i);
       this.#pending.set(device, []);
       this.#inFlight.set(device, 0);
       const jitter = Math.floor(Math.random() * this.options.batchEveryMs);
@@ -94,10 +100,12 @@ export class TestFleet {
     try {
       const ack = await emitAck(device, event, payload, this.options.ackTimeoutMs);
       const error = ack.error as { code?: string } | undefined;
-      this.acks.push({ event, sentAt, ms: Date.now() - sentAt, ok: ack.ok, code: error?.code });
+      const index = this.#index.get(device) ?? -1;
+      this.acks.push({ device: index, event, sentAt, ms: Date.now() - sentAt, ok: ack.ok, code: error?.code });
       return ack;
     } catch {
-      this.acks.push({ event, sentAt, ms: Date.now() - sentAt, ok: false, code: "TIMEOUT" });
+      const index = this.#index.get(device) ?? -1;
+      this.acks.push({ device: index, event, sentAt, ms: Date.now() - sentAt, ok: false, code: "TIMEOUT" });
       return undefined;
     }
   }
@@ -121,7 +129,9 @@ export class TestFleet {
         this.#inFlight.set(device, (this.#inFlight.get(device) ?? 1) - 1);
         if (ack?.ok !== true) return; // kept: sent again with the same ids
         const rejected = new Set(((ack.rejected as Array<{ id: string }>) ?? []).map((r) => r.id));
-        for (const item of batch.items) if (!rejected.has(item.id)) this.ackedIds.add(item.id);
+        const stored = batch.items.filter((item) => !rejected.has(item.id)).map((item) => item.id);
+        for (const id of stored) this.ackedIds.add(id);
+        this.okBatches.push(stored);
         const left = this.#pending.get(device) ?? [];
         left.splice(left.indexOf(batch), 1);
       });
