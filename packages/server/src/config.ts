@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { MongoClient } from "mongodb";
+import { weakSecretReason } from "./auth/secret-strength.js";
 
 /**
  * Node configuration, read once from the environment and validated before anything starts.
@@ -60,6 +61,8 @@ export interface Config {
 }
 
 export const DEV_JWT_SECRET = "roadpulse-dev-secret-change-me";
+/** The only environments where `JWT_SECRET` may be missing or weak (auth/secret-strength.ts). */
+const RELAXED_ENVIRONMENTS = ["development", "test"];
 const DEFAULT_DB = "roadpulse";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 
@@ -151,8 +154,13 @@ function origins(env: Env): string[] | "*" {
 export function loadConfig(env: Env = process.env): Config {
   const nodeEnv = read(env, "NODE_ENV") ?? "development";
   const jwtSecret = read(env, "JWT_SECRET") ?? DEV_JWT_SECRET;
-  if (nodeEnv === "production" && jwtSecret === DEV_JWT_SECRET) {
-    throw new ConfigError("JWT_SECRET", "must be set to a secret of your own when NODE_ENV=production");
+  if (!RELAXED_ENVIRONMENTS.includes(nodeEnv)) {
+    // Staging and the like guard real accounts too: only development and test may use weak keys.
+    if (read(env, "JWT_SECRET") === undefined) {
+      throw new ConfigError("JWT_SECRET", `must be set when NODE_ENV=${nodeEnv} (e.g. openssl rand -hex 32)`);
+    }
+    const weak = weakSecretReason(jwtSecret);
+    if (weak !== null) throw new ConfigError("JWT_SECRET", `${weak} when NODE_ENV=${nodeEnv}`);
   }
   if (jwtSecret.length < 16) throw new ConfigError("JWT_SECRET", "must be at least 16 characters");
 

@@ -1,5 +1,12 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, DEV_JWT_SECRET, loadConfig } from "../../src/config.js";
+
+/** The value deploy/k8s/secret.yaml ships with (read from it, so the two cannot drift apart). */
+const K8S_PLACEHOLDER =
+  /JWT_SECRET: (\S+)/.exec(readFileSync(new URL("../../../../deploy/k8s/secret.yaml", import.meta.url), "utf8"))?.[1] ??
+  "";
 
 function errorFor(env: Record<string, string>): ConfigError {
   try {
@@ -87,8 +94,29 @@ describe("loadConfig", () => {
     );
   });
 
-  it("accepts a secret of one's own in production", () => {
-    const config = loadConfig({ NODE_ENV: "production", JWT_SECRET: "a-real-production-secret-value" });
-    expect(config.nodeEnv).toBe("production");
+  // What an operator might leave in place outside development: each is refused by name.
+  it.each([
+    ["the development default", "production", DEV_JWT_SECRET, /at least 32 characters/],
+    ["unset, on staging", "staging", undefined, /must be set when NODE_ENV=staging/],
+    ["the Kubernetes placeholder", "production", K8S_PLACEHOLDER, /placeholder \(contains "change-me"\)/],
+    ["31 random hex digits", "production", randomBytes(16).toString("hex").slice(0, 31), /at least 32/],
+    ["one character repeated", "production", "x".repeat(64), /not random enough/],
+    ["a short pattern repeated", "staging", "ab12".repeat(16), /not random enough/],
+    ["a sentence with a giveaway", "production", "our production signing secret for tokens", /contains "secret"/],
+  ])("refuses %s as JWT_SECRET outside development and test", (_, nodeEnv, secret, message) => {
+    const error = errorFor({ NODE_ENV: nodeEnv, ...(secret === undefined ? {} : { JWT_SECRET: secret }) });
+    expect(error.variable).toBe("JWT_SECRET");
+    expect(error.message).toMatch(message);
+  });
+
+  it("accepts a random secret of one's own in production, and a weak one in development and test", () => {
+    const secret = randomBytes(32).toString("hex");
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: secret }).nodeEnv).toBe("production");
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: randomBytes(32).toString("base64") }).nodeEnv).toBe(
+      "production",
+    );
+    for (const nodeEnv of ["development", "test"]) {
+      expect(loadConfig({ NODE_ENV: nodeEnv, JWT_SECRET: "test-secret-0123456789abcdef" }).nodeEnv).toBe(nodeEnv);
+    }
   });
 });

@@ -32,6 +32,8 @@ describe("start-up with bad configuration", () => {
     ["REDIS_URL", { REDIS_URL: "localhost:6379" }],
     ["MONGODB_URI", { MONGODB_URI: "mysql://localhost/roadpulse" }],
     ["JWT_SECRET", { NODE_ENV: "production", JWT_SECRET: "" }],
+    // deploy/k8s/secret.yaml's placeholder, applied unchanged.
+    ["JWT_SECRET", { NODE_ENV: "production", JWT_SECRET: "CHANGE-ME-to-a-random-secret-of-32-or-more-characters" }],
   ])("stops with exit code 1 and one line naming %s", async (variable, bad) => {
     const result = await runNode({ ...testEnv(), ...bad });
     expect(result.code).toBe(1);
