@@ -17,6 +17,22 @@ export class AppError extends Error {
   }
 }
 
+/** The longest error message a client is sent; longer ones are cut (they may quote its input). */
+export const MAX_ERROR_MESSAGE_LENGTH = 200;
+
+/**
+ * `text` if it is at most `max` characters, else its start, an ellipsis and its length: how an
+ * error quotes what a client sent (a 100 KB key is named, not echoed back to the sender).
+ */
+export function excerpt(text: string, max = 40): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
+/** An error message bounded for the wire (MAX_ERROR_MESSAGE_LENGTH). */
+export function boundedMessage(message: string): string {
+  return message.length <= MAX_ERROR_MESSAGE_LENGTH ? message : `${message.slice(0, MAX_ERROR_MESSAGE_LENGTH - 1)}…`;
+}
+
 /**
  * A store call whose outcome is not known: the store could not be reached, or the connection broke
  * before it answered. Nothing may be claimed from it; the caller answers STORAGE_UNAVAILABLE and

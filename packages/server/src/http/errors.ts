@@ -1,4 +1,5 @@
 import { type ErrorCode, ErrorCodes, type HttpError } from "@roadpulse/protocol";
+import { boundedMessage } from "../errors.js";
 
 /** The HTTP status of each coded error (src/errors.ts); the body is `{"error":{code,message}}`. */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -16,7 +17,7 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
 };
 
 export function errorBody(code: string, message: string): HttpError {
-  return { error: { code, message } };
+  return { error: { code, message: boundedMessage(message) } };
 }
 
 /** Fastify's own error codes mapped to the API's, for errors raised before a handler runs. */

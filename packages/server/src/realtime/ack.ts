@@ -1,22 +1,22 @@
 import { type Ack, type AckError, ErrorCodes } from "@roadpulse/protocol";
 import type { ValidateFunction } from "ajv";
 import type { NodeContext } from "../context.js";
-import { AppError, isStorageUnavailable } from "../errors.js";
+import { AppError, boundedMessage, excerpt, isStorageUnavailable } from "../errors.js";
 import type { AppSocket } from "./types.js";
 
 export type Acknowledge = (response: Ack) => void;
 
 export function ackError(code: string, message: string): AckError {
-  return { ok: false, error: { code, message } };
+  return { ok: false, error: { code, message: boundedMessage(message) } };
 }
 
 /** Describes the first schema violation in words a client developer can act on. */
 export function describeValidation(validate: ValidateFunction): string {
   const first = validate.errors?.[0];
   if (!first) return "payload is invalid";
-  const where = first.instancePath === "" ? "payload" : first.instancePath.slice(1).replaceAll("/", ".");
+  const where = first.instancePath === "" ? "payload" : excerpt(first.instancePath.slice(1).replaceAll("/", "."));
   if (first.keyword === "additionalProperties") {
-    return `${where} has an unknown field "${String(first.params.additionalProperty)}"`;
+    return `${where} has an unknown field "${excerpt(String(first.params.additionalProperty))}"`;
   }
   return `${where} ${first.message ?? "is invalid"}`;
 }

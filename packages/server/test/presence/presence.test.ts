@@ -287,6 +287,17 @@ describe("sessions and presence in Redis", () => {
     expect(await snapshot(redis)).toEqual(before);
   });
 
+  it("names an unknown key by a short excerpt, never echoing a 100 KB key back", async () => {
+    const socket = await device((await register(node.url, "echo")).token);
+    const before = await snapshot(redis);
+    const reply = (await send(socket, "location:update", { ...DELHI, ["k".repeat(100_000)]: 1 })) as {
+      error: { code: string; message: string };
+    };
+    expect(reply.error.code).toBe("VALIDATION_FAILED");
+    expect(reply.error.message).toBe(`payload has an unknown field "${"k".repeat(40)}… (100000 characters)"`);
+    expect(await snapshot(redis)).toEqual(before);
+  });
+
   it.each([
     ["an extra key", { beat: 1 }],
     ["an operator object", { $gt: "" }],
