@@ -58,6 +58,12 @@ export interface Config {
   adminEmails: string[];
   /** Which peers may set X-Forwarded-For (proxy-addr syntax): nginx in front of the nodes. */
   trustProxy: string;
+  /** Events one connection may send per second, sustained (realtime/event-budget.ts). */
+  socketEventsPerSecond: number;
+  /** Events one connection may send at once after a quiet spell. */
+  socketEventBurst: number;
+  /** Refused events within 10 s after which a connection is closed as abusive. */
+  socketAbuseDisconnectAfter: number;
 }
 
 export const DEV_JWT_SECRET = "roadpulse-dev-secret-change-me";
@@ -240,6 +246,9 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: origins(env),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 120_000),
     trustProxy: read(env, "TRUST_PROXY") ?? "loopback,linklocal,uniquelocal",
+    socketEventsPerSecond: integer(env, "SOCKET_EVENTS_PER_SECOND", 20, 1, 100_000),
+    socketEventBurst: integer(env, "SOCKET_EVENT_BURST", 60, 1, 100_000),
+    socketAbuseDisconnectAfter: integer(env, "SOCKET_ABUSE_DISCONNECT_AFTER", 200, 1, 1_000_000),
     adapterMode,
     adapterChannelPrefix,
     adminEmails: (read(env, "ADMIN_EMAILS") ?? "")

@@ -27,6 +27,7 @@ export class Metrics {
   readonly degraded: Gauge;
   readonly connectedSockets: Gauge;
   readonly socketEvents: Counter<"event" | "outcome">;
+  readonly limits: Counter<"limit">;
   readonly ackDuration: Histogram<"event">;
   readonly httpRequests: Counter<"method" | "route" | "status_class">;
   readonly httpDuration: Histogram<"method" | "route">;
@@ -70,8 +71,14 @@ export class Metrics {
     });
     this.socketEvents = new Counter({
       name: "roadpulse_socket_events_total",
-      help: "Client events handled, by event name and outcome (ok, rejected, error)",
+      help: "Client events handled, by event name and outcome (ok, rejected, error, rate_limited)",
       labelNames: ["event", "outcome"],
+      registers,
+    });
+    this.limits = new Counter({
+      name: "roadpulse_limits_total",
+      help: "Times a bound bit: events over a connection's budget (socket_events), connections closed for abuse (socket_abuse)",
+      labelNames: ["limit"],
       registers,
     });
     this.ackDuration = new Histogram({

@@ -36,13 +36,30 @@ export function handleEvent<P, R extends object>(
   handler: (payload: P) => Promise<R | AckError>,
 ): void {
   socket.on(event, async (payload: unknown, ack: unknown) => {
-    if (typeof ack !== "function") return;
+    // Every event spends from the connection's budget, answered or not: unanswerable ones are work too.
+    const verdict = socket.data.budget.take(performance.now());
+    if (typeof ack !== "function" && verdict === "ok") return;
     const started = process.hrtime.bigint();
-    const respond = (response: Ack, outcome: "ok" | "rejected" | "error") => {
-      (ack as Acknowledge)(response);
+    const respond = (response: Ack, outcome: "ok" | "rejected" | "error" | "rate_limited") => {
+      if (typeof ack === "function") (ack as Acknowledge)(response);
       ctx.metrics.socketEvents.inc({ event, outcome });
       ctx.metrics.ackDuration.observe({ event }, Number(process.hrtime.bigint() - started) / 1e9);
     };
+    if (verdict !== "ok") {
+      ctx.metrics.limits.inc({ limit: "socket_events" });
+      respond(ackError(ErrorCodes.RateLimited, "Too many events on this connection; slow down"), "rate_limited");
+      if (verdict === "abuse") {
+        // Told once, then dropped: socket.io-client does not reconnect after a server disconnect.
+        ctx.metrics.limits.inc({ limit: "socket_abuse" });
+        ctx.log.warn(
+          { userId: socket.data.userId, deviceId: socket.data.deviceId },
+          "connection closed: it kept sending past its event budget",
+        );
+        socket.disconnect(true);
+      }
+      return;
+    }
+    if (typeof ack !== "function") return;
     try {
       if (!validate(payload)) {
         respond(ackError(ErrorCodes.ValidationFailed, describeValidation(validate)), "rejected");

@@ -1,8 +1,11 @@
 import { DEVICE_ID_PATTERN } from "@roadpulse/protocol";
 import type { NodeContext } from "../context.js";
+import { EventBudget } from "./event-budget.js";
 import type { AppServer } from "./types.js";
 
 const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN);
+/** The window in which `SOCKET_ABUSE_DISCONNECT_AFTER` refused events close a connection. */
+const ABUSE_WINDOW_MS = 10_000;
 
 /**
  * Refuses every connection without a valid JWT in `auth.token`: the client gets `connect_error`
@@ -11,6 +14,12 @@ const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN);
  * tokens or device ids shows on the dashboard next to the other events.
  */
 export function installHandshake(io: AppServer, ctx: NodeContext): void {
+  const limits = {
+    ratePerSecond: ctx.config.socketEventsPerSecond,
+    burst: ctx.config.socketEventBurst,
+    disconnectAfter: ctx.config.socketAbuseDisconnectAfter,
+    windowMs: ABUSE_WINDOW_MS,
+  };
   io.use(async (socket, next) => {
     const auth = socket.handshake.auth as Record<string, unknown>;
     const claims = await ctx.tokens.verify(auth.token);
@@ -34,6 +43,7 @@ export function installHandshake(io: AppServer, ctx: NodeContext): void {
       deviceId,
       userAgent: typeof userAgent === "string" ? userAgent.slice(0, 200) : "unknown",
       connectedAt: new Date().toISOString(),
+      budget: new EventBudget(limits, performance.now()),
     };
     ctx.metrics.socketEvents.inc({ event: "connect", outcome: "ok" });
     next();

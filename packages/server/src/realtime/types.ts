@@ -1,5 +1,6 @@
 import type { DefaultEventsMap, Server, Socket } from "socket.io";
 import type { Role } from "../auth/tokens.js";
+import type { EventBudget } from "./event-budget.js";
 
 /** What the handshake established about a connection; read by every handler. */
 export interface SocketData {
@@ -8,6 +9,8 @@ export interface SocketData {
   deviceId: string;
   userAgent: string;
   connectedAt: string;
+  /** What the connection may still send (realtime/event-budget.ts); set before any handler runs. */
+  budget: EventBudget;
 }
 
 export type AppServer = Server<DefaultEventsMap, DefaultEventsMap, DefaultEventsMap, SocketData>;
