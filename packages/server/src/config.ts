@@ -47,7 +47,7 @@ export interface Config {
   regionPrecision: number;
   workers: number;
   logLevel: string;
-  /** Origins allowed to open a browser Socket.IO connection; `*` allows any. */
+  /** Origins allowed to open a browser Socket.IO connection; `*` allows any, `[]` none. */
   allowedOrigins: string[] | "*";
   shutdownTimeoutMs: number;
   /** Socket.IO Redis adapter: `sharded` (dynamic per-room channels) or `classic` (one pattern). */
@@ -139,9 +139,23 @@ function mongodb(env: Env): { uri: string; dbName: string } {
   return { uri, dbName };
 }
 
-function origins(env: Env): string[] | "*" {
-  const raw = read(env, "ALLOWED_ORIGINS") ?? "*";
+/**
+ * Browser origins allowed to connect. Development and test allow any when unset; elsewhere the
+ * list must be given and `*` is refused: any web page could otherwise open a socket with a token
+ * it got hold of. `none` allows no browser at all (devices send no Origin and always pass).
+ */
+function origins(env: Env, nodeEnv: string): string[] | "*" {
+  const given = read(env, "ALLOWED_ORIGINS");
+  const relaxed = RELAXED_ENVIRONMENTS.includes(nodeEnv);
+  if (!relaxed && (given === undefined || given === "*")) {
+    throw new ConfigError(
+      "ALLOWED_ORIGINS",
+      `must list the web origins allowed to connect when NODE_ENV=${nodeEnv} (or "none"); "*" is for development`,
+    );
+  }
+  const raw = given ?? "*";
   if (raw === "*") return "*";
+  if (raw === "none") return [];
   const list = raw.split(",").map((o) => o.trim());
   for (const origin of list) {
     let url: URL;
@@ -243,7 +257,7 @@ export function loadConfig(env: Env = process.env): Config {
     regionPrecision: integer(env, "REGION_PRECISION", 6, 1, 12),
     workers: integer(env, "WORKERS", 1, 1, 64),
     logLevel,
-    allowedOrigins: origins(env),
+    allowedOrigins: origins(env, nodeEnv),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 120_000),
     trustProxy: read(env, "TRUST_PROXY") ?? "loopback,linklocal,uniquelocal",
     socketEventsPerSecond: integer(env, "SOCKET_EVENTS_PER_SECOND", 20, 1, 100_000),

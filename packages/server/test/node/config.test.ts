@@ -94,6 +94,24 @@ describe("loadConfig", () => {
     );
   });
 
+  it.each([
+    ["unset", {}],
+    ["any origin", { ALLOWED_ORIGINS: "*" }],
+  ])("refuses %s as ALLOWED_ORIGINS in production, naming it", (_, env) => {
+    const error = errorFor({ NODE_ENV: "production", JWT_SECRET: randomBytes(32).toString("hex"), ...env });
+    expect(error.variable).toBe("ALLOWED_ORIGINS");
+    expect(error.message).toMatch(/must list the web origins allowed to connect when NODE_ENV=production/);
+  });
+
+  it("takes an origin list or none in production, and any origin in development when unset", () => {
+    const production = { NODE_ENV: "production", JWT_SECRET: randomBytes(32).toString("hex") };
+    expect(
+      loadConfig({ ...production, ALLOWED_ORIGINS: "https://a.example.org, https://b.example.org" }).allowedOrigins,
+    ).toEqual(["https://a.example.org", "https://b.example.org"]);
+    expect(loadConfig({ ...production, ALLOWED_ORIGINS: "none" }).allowedOrigins).toEqual([]);
+    expect(loadConfig({}).allowedOrigins).toBe("*");
+  });
+
   // What an operator might leave in place outside development: each is refused by name.
   it.each([
     ["the development default", "production", DEV_JWT_SECRET, /at least 32 characters/],
@@ -110,11 +128,12 @@ describe("loadConfig", () => {
   });
 
   it("accepts a random secret of one's own in production, and a weak one in development and test", () => {
+    const origins = { ALLOWED_ORIGINS: "https://ops.example.org" };
     const secret = randomBytes(32).toString("hex");
-    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: secret }).nodeEnv).toBe("production");
-    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: randomBytes(32).toString("base64") }).nodeEnv).toBe(
-      "production",
-    );
+    expect(loadConfig({ NODE_ENV: "production", JWT_SECRET: secret, ...origins }).nodeEnv).toBe("production");
+    expect(
+      loadConfig({ NODE_ENV: "production", JWT_SECRET: randomBytes(32).toString("base64"), ...origins }).nodeEnv,
+    ).toBe("production");
     for (const nodeEnv of ["development", "test"]) {
       expect(loadConfig({ NODE_ENV: nodeEnv, JWT_SECRET: "test-secret-0123456789abcdef" }).nodeEnv).toBe(nodeEnv);
     }
