@@ -54,8 +54,6 @@ export interface Config {
   adapterMode: "sharded" | "classic";
   /** Prefix of the adapter's pub/sub channels; clusters sharing one Redis need different ones. */
   adapterChannelPrefix: string;
-  /** Emails that get the admin role when they register (lower-cased). */
-  adminEmails: string[];
   /** Which peers may set X-Forwarded-For (proxy-addr syntax): nginx in front of the nodes. */
   trustProxy: string;
   /** Events one connection may send per second, sustained (realtime/event-budget.ts). */
@@ -184,6 +182,14 @@ export function loadConfig(env: Env = process.env): Config {
   }
   if (jwtSecret.length < 16) throw new ConfigError("JWT_SECRET", "must be at least 16 characters");
 
+  if (read(env, "ADMIN_EMAILS") !== undefined) {
+    // Whoever registered a listed address first became an admin: roles are an operator's command now.
+    throw new ConfigError(
+      "ADMIN_EMAILS",
+      "is no longer read: grant the admin role with node packages/server/dist/auth/admin-cli.js grant <email>",
+    );
+  }
+
   const nodeId = read(env, "NODE_ID") ?? `${hostname()}-${process.pid}`;
   if (!/^[A-Za-z0-9._:-]{1,64}$/.test(nodeId)) {
     throw new ConfigError("NODE_ID", "may hold only letters, digits and . _ : - (at most 64)");
@@ -265,9 +271,5 @@ export function loadConfig(env: Env = process.env): Config {
     socketAbuseDisconnectAfter: integer(env, "SOCKET_ABUSE_DISCONNECT_AFTER", 200, 1, 1_000_000),
     adapterMode,
     adapterChannelPrefix,
-    adminEmails: (read(env, "ADMIN_EMAILS") ?? "")
-      .split(",")
-      .map((email) => email.trim().toLowerCase())
-      .filter((email) => email !== ""),
   };
 }

@@ -37,7 +37,7 @@ export interface Delivery {
 
 export function buildServices(ctx: NodeContext, delivery: Delivery): NodeServices {
   return {
-    accounts: new Accounts(new UsersRepository(ctx.mongo.db, ctx.metrics), ctx.tokens, ctx.config),
+    accounts: new Accounts(new UsersRepository(ctx.mongo.db, ctx.metrics), ctx.tokens),
     presence: new PresenceService(ctx, delivery.presence),
     roads: buildRoads(ctx, delivery.publish),
   };

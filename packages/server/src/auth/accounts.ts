@@ -1,5 +1,4 @@
 import { type AuthResponse, ErrorCodes, type PublicUser } from "@roadpulse/protocol";
-import type { Config } from "../config.js";
 import { AppError } from "../errors.js";
 import { EmailTakenError, type UserDoc, type UsersRepository } from "../store/users.js";
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from "./passwords.js";
@@ -20,13 +19,13 @@ export class Accounts {
   constructor(
     private readonly users: UsersRepository,
     private readonly tokens: TokenService,
-    private readonly config: Pick<Config, "adminEmails">,
   ) {}
 
   async register(input: { email: string; password: string; displayName: string }): Promise<AuthResponse> {
     const email = input.email.toLowerCase();
     const passwordHash = await hashPassword(input.password);
-    const role = this.config.adminEmails.includes(email) ? "admin" : "user";
+    // Every account starts as a user; the admin role is an operator's command (admin-cli.ts).
+    const role = "user";
     let user: UserDoc;
     try {
       user = await this.users.create({ email, displayName: input.displayName.trim(), passwordHash, role });

@@ -42,6 +42,12 @@ export class UsersRepository {
     return doc;
   }
 
+  /** Sets an account's role; false when no account has that email. */
+  async setRole(email: string, role: Role): Promise<boolean> {
+    const result = await this.#users.updateOne({ email: email.toLowerCase() }, { $set: { role } });
+    return result.matchedCount === 1;
+  }
+
   async findByEmail(email: string): Promise<UserDoc | null> {
     return await this.#users.findOne({ email: email.toLowerCase() });
   }

@@ -1,7 +1,7 @@
 import { MongoClient } from "mongodb";
 import { io as connect, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { adminCli, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(url, {
@@ -25,7 +25,7 @@ describe("accounts and authentication", () => {
   let node: TestNode;
   let uri: string;
   beforeAll(async () => {
-    node = await startTestNode({ ADMIN_EMAILS: "boss@example.test" });
+    node = await startTestNode();
     uri = node.env.MONGODB_URI ?? "";
   });
   afterAll(async () => {
@@ -62,13 +62,25 @@ describe("accounts and authentication", () => {
     }
   });
 
-  it("gives the admin role only to configured emails", async () => {
-    const boss = await post(`${node.url}/api/auth/register`, {
-      email: "boss@example.test",
-      password: "correct horse battery",
-      displayName: "Boss",
+  it("never makes an admin by registering; the operator's command does, from the next login", async () => {
+    const credentials = { email: "boss@example.test", password: "correct horse battery" };
+    const boss = await post(`${node.url}/api/auth/register`, { ...credentials, displayName: "Boss" });
+    expect(boss.body.user).toMatchObject({ role: "user" });
+
+    expect(await adminCli(uri, "grant", "BOSS@example.test")).toEqual({
+      code: 0,
+      stdout: "boss@example.test is now an admin (from their next login)\n",
+      stderr: "",
     });
-    expect(boss.body.user).toMatchObject({ role: "admin" });
+    const login = await post(`${node.url}/api/auth/login`, credentials);
+    expect(login.body.user).toMatchObject({ role: "admin" });
+
+    expect(await adminCli(uri, "revoke", "boss@example.test")).toMatchObject({ code: 0 });
+    expect((await post(`${node.url}/api/auth/login`, credentials)).body.user).toMatchObject({ role: "user" });
+
+    const nobody = await adminCli(uri, "grant", "nobody@example.test");
+    expect(nobody).toMatchObject({ code: 1, stderr: "no account is registered with nobody@example.test\n" });
+    expect((await adminCli(uri, "promote", "boss@example.test")).code).toBe(2);
   });
 
   it("refuses a second account with the same email, whatever its case", async () => {

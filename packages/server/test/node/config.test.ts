@@ -63,6 +63,7 @@ describe("loadConfig", () => {
     ["MONGODB_URI", { MONGODB_URI: "mongodb://" }, /MONGODB_URI is not a MongoDB connection string/],
     ["JWT_SECRET", { NODE_ENV: "production" }, /JWT_SECRET must be set/],
     ["JWT_SECRET", { JWT_SECRET: "short" }, /JWT_SECRET must be at least 16/],
+    ["ADMIN_EMAILS", { ADMIN_EMAILS: "boss@example.org" }, /ADMIN_EMAILS is no longer read: grant the admin role with/],
     ["SESSION_TTL_SECONDS", { SESSION_TTL_SECONDS: "1h" }, /SESSION_TTL_SECONDS must be an integer/],
     ["HEARTBEAT_TTL_SECONDS", { SESSION_TTL_SECONDS: "60", HEARTBEAT_TTL_SECONDS: "300" }, /must not exceed/],
     ["REGION_PRECISION", { REGION_PRECISION: "13" }, /REGION_PRECISION must be between 1 and 12/],

@@ -7,7 +7,15 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Keys } from "../../src/presence/keys.js";
 import { RedisPresenceStore } from "../../src/presence/redis-store.js";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "../support/env.js";
+import {
+  adminCli,
+  connectDevice,
+  dropDatabase,
+  register,
+  startTestNode,
+  type TestNode,
+  uniqueDbName,
+} from "../support/env.js";
 
 /** A spot in New Delhi (the seed's example region `ttngkc`) and helpers to move around it. */
 const DELHI = { latitude: 28.7037, longitude: 77.2079 };
@@ -52,7 +60,7 @@ describe("sessions and presence in Redis", () => {
     // A redis-server of this file's own: the tests assert the exact set of keys in it.
     redisServer = await startRedisServer({ dir: join(tmpdir(), uniqueDbName("redis")), output: "ignore" });
     redis = new Redis(redisServer.url);
-    node = await startTestNode({ REDIS_URL: redisServer.url, ADMIN_EMAILS: "chief@example.test" });
+    node = await startTestNode({ REDIS_URL: redisServer.url });
   });
   afterEach(async () => {
     for (const socket of sockets.splice(0)) socket.close();
@@ -336,12 +344,14 @@ describe("sessions and presence in Redis", () => {
       expect(asUser.status).toBe(200);
       expect(await asUser.json()).toEqual({ regionId: REGION, count: 1 });
 
-      const chief = await fetch(`${node.url}/api/auth/register`, {
+      const chief = await register(node.url, "chief");
+      expect((await adminCli(node.env.MONGODB_URI ?? "", "grant", chief.email)).code).toBe(0);
+      const login = await fetch(`${node.url}/api/auth/login`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ email: "chief@example.test", password: "correct horse battery", displayName: "Chief" }),
+        body: JSON.stringify({ email: chief.email, password: chief.password }),
       });
-      const { token } = (await chief.json()) as { token: string };
+      const { token } = (await login.json()) as { token: string };
       const asAdmin = await fetch(`${node.url}/api/regions/${REGION}/presence`, {
         headers: { authorization: `Bearer ${token}` },
       });

@@ -1,5 +1,7 @@
+import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { MongoClient } from "mongodb";
 import pino from "pino";
 import { type Socket as ClientSocket, io as connectClient } from "socket.io-client";
@@ -90,19 +92,22 @@ export interface Account {
   token: string;
   userId: string;
   email: string;
+  password: string;
 }
 
 /** Registers a fresh account through the HTTP API. */
+const PASSWORD = "correct horse battery";
+
 export async function register(baseUrl: string, name = "driver"): Promise<Account> {
   const email = `${name}-${randomBytes(4).toString("hex")}@example.test`;
   const response = await fetch(`${baseUrl}/api/auth/register`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ email, password: "correct horse battery", displayName: name }),
+    body: JSON.stringify({ email, password: PASSWORD, displayName: name }),
   });
   if (response.status !== 201) throw new Error(`register failed: ${response.status} ${await response.text()}`);
   const body = (await response.json()) as { token: string; user: { id: string } };
-  return { token: body.token, userId: body.user.id, email };
+  return { token: body.token, userId: body.user.id, email, password: PASSWORD };
 }
 
 /** Opens an authenticated socket.io-client connection and waits until it is connected. */
@@ -122,4 +127,21 @@ export async function connectDevice(
     socket.once("connect_error", reject);
   });
   return socket;
+}
+
+/** The operator's role command (the built `admin-cli.js`) against the database at `uri`. */
+export async function adminCli(
+  uri: string,
+  ...args: string[]
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const cli = fileURLToPath(new URL("../../dist/auth/admin-cli.js", import.meta.url));
+  return await new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, ...args],
+      { env: { ...process.env, MONGODB_URI: uri }, timeout: 30_000 },
+      (error, stdout, stderr) =>
+        resolve({ code: error ? (typeof error.code === "number" ? error.code : null) : 0, stdout, stderr }),
+    );
+  });
 }
