@@ -56,6 +56,8 @@ export interface Config {
   adapterChannelPrefix: string;
   /** Which peers may set X-Forwarded-For (proxy-addr syntax): nginx in front of the nodes. */
   trustProxy: string;
+  /** Whether `/docs` (the OpenAPI document and its UI) is served. */
+  docsEnabled: boolean;
   /** Events one connection may send per second, sustained (realtime/event-budget.ts). */
   socketEventsPerSecond: number;
   /** Events one connection may send at once after a quiet spell. */
@@ -97,6 +99,14 @@ function integer(env: Env, name: string, fallback: number, min: number, max: num
     throw new ConfigError(name, `must be between ${min} and ${max}, got ${raw}`);
   }
   return value;
+}
+
+function flag(env: Env, name: string, fallback: boolean): boolean {
+  const raw = read(env, name);
+  if (raw === undefined) return fallback;
+  if (raw === "true" || raw === "1") return true;
+  if (raw === "false" || raw === "0") return false;
+  throw new ConfigError(name, `must be true or false, got "${raw.slice(0, 40)}"`);
 }
 
 function redisUrl(env: Env): string | null {
@@ -266,6 +276,8 @@ export function loadConfig(env: Env = process.env): Config {
     allowedOrigins: origins(env, nodeEnv),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 120_000),
     trustProxy: read(env, "TRUST_PROXY") ?? "loopback,linklocal,uniquelocal",
+    // The API's map is for its developers; a deployment shows it only when asked to.
+    docsEnabled: flag(env, "DOCS_ENABLED", RELAXED_ENVIRONMENTS.includes(nodeEnv)),
     socketEventsPerSecond: integer(env, "SOCKET_EVENTS_PER_SECOND", 20, 1, 100_000),
     socketEventBurst: integer(env, "SOCKET_EVENT_BURST", 60, 1, 100_000),
     socketAbuseDisconnectAfter: integer(env, "SOCKET_ABUSE_DISCONNECT_AFTER", 200, 1, 1_000_000),

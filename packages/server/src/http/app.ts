@@ -1,3 +1,4 @@
+import helmet from "@fastify/helmet";
 import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import { ErrorCodes, HttpErrorSchema } from "@roadpulse/protocol";
@@ -83,6 +84,21 @@ export async function createApp(ctx: NodeContext): Promise<FastifyInstance> {
     reply.code(404).send(errorBody(ErrorCodes.NotFound, `No route for ${request.method} ${request.url.split("?")[0]}`)),
   );
 
+  // Security headers on every Fastify answer. No upgrade-insecure-requests: TLS ends at the
+  // balancer or ingress, and a node reached over plain HTTP (the local cluster) must still work.
+  await app.register(helmet, {
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
+
+  if (ctx.config.docsEnabled) await registerDocs(app);
+
+  await app.register(async (scope) => healthRoutes(scope, ctx));
+  await app.register(async (scope) => metricsRoutes(scope, ctx));
+  return app;
+}
+
+/** OpenAPI at `/docs/json` and its UI at `/docs`, under the UI's own content security policy. */
+async function registerDocs(app: FastifyInstance): Promise<void> {
   await app.register(swagger, {
     openapi: {
       info: {
@@ -97,11 +113,12 @@ export async function createApp(ctx: NodeContext): Promise<FastifyInstance> {
       },
     },
   });
-  await app.register(swaggerUi, { routePrefix: "/docs" });
-
-  await app.register(async (scope) => healthRoutes(scope, ctx));
-  await app.register(async (scope) => metricsRoutes(scope, ctx));
-  return app;
+  await app.register(swaggerUi, {
+    routePrefix: "/docs",
+    staticCSP: true,
+    // As for the API: no upgrade-insecure-requests, so the UI also loads over plain HTTP.
+    transformStaticCSP: (header) => header.replace(/\s*upgrade-insecure-requests;?/, ""),
+  });
 }
 
 /** Mounts the features' routes under /api. */

@@ -113,6 +113,15 @@ describe("loadConfig", () => {
     expect(loadConfig({}).allowedOrigins).toBe("*");
   });
 
+  it("serves /docs in development and test only, unless DOCS_ENABLED says otherwise", () => {
+    const production = { NODE_ENV: "production", JWT_SECRET: randomBytes(32).toString("hex"), ALLOWED_ORIGINS: "none" };
+    expect(loadConfig(production).docsEnabled).toBe(false);
+    expect(loadConfig({ ...production, DOCS_ENABLED: "true" }).docsEnabled).toBe(true);
+    expect(loadConfig({}).docsEnabled).toBe(true);
+    expect(loadConfig({ DOCS_ENABLED: "0" }).docsEnabled).toBe(false);
+    expect(errorFor({ DOCS_ENABLED: "yes" }).message).toMatch(/DOCS_ENABLED must be true or false, got "yes"/);
+  });
+
   // What an operator might leave in place outside development: each is refused by name.
   it.each([
     ["the development default", "production", DEV_JWT_SECRET, /at least 32 characters/],

@@ -36,6 +36,16 @@ describe("GET /health with every service up", () => {
     expect(polling.headers.get("x-node-id")).toBe(node.env.NODE_ID);
   });
 
+  it("sends security headers on API answers: no sniffing, no framing, a content security policy", async () => {
+    for (const path of ["/health", "/nope"]) {
+      const response = await fetch(`${node.url}${path}`);
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("x-frame-options")).toBe("SAMEORIGIN");
+      expect(response.headers.get("content-security-policy")).toContain("default-src 'self'");
+      expect(response.headers.get("content-security-policy")).not.toContain("upgrade-insecure-requests");
+    }
+  });
+
   it("serves Prometheus metrics and the OpenAPI document", async () => {
     const metrics = await fetch(`${node.url}/metrics`);
     expect(metrics.status).toBe(200);
@@ -45,5 +55,23 @@ describe("GET /health with every service up", () => {
     const document = (await docs.json()) as { openapi: string; paths: Record<string, unknown> };
     expect(document.openapi).toMatch(/^3\./);
     expect(Object.keys(document.paths)).toContain("/health");
+    // The UI loads under its own policy, which also works over plain HTTP.
+    const ui = await fetch(`${node.url}/docs`);
+    expect(ui.status).toBe(200);
+    expect(ui.headers.get("content-security-policy")).toContain("img-src 'self' data: validator.swagger.io");
+    expect(ui.headers.get("content-security-policy")).not.toContain("upgrade-insecure-requests");
+  });
+});
+
+describe("/docs outside development", () => {
+  it("is not served unless DOCS_ENABLED=true", async () => {
+    const node = await startTestNode({ DOCS_ENABLED: "false" });
+    try {
+      for (const path of ["/docs", "/docs/json"]) expect((await fetch(`${node.url}${path}`)).status).toBe(404);
+      expect((await fetch(`${node.url}/health`)).status).toBe(200);
+    } finally {
+      await node.close();
+      await dropDatabase(node.env.MONGODB_URI ?? "");
+    }
   });
 });
