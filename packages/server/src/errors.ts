@@ -7,13 +7,17 @@ import { MongoNetworkError, MongoOperationTimeoutError, MongoServerError, MongoS
  * `{"error":{code,message}}`; realtime/ack.ts: `{ok:false,error}`), so the core never names a status.
  */
 export class AppError extends Error {
+  /** When the client may try again (`RATE_LIMITED`); HTTP sends it as `Retry-After`. */
+  readonly retryAfterSeconds: number | undefined;
+
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retryAfterSeconds?: number },
   ) {
     super(message, options);
     this.name = "AppError";
+    this.retryAfterSeconds = options?.retryAfterSeconds;
   }
 }
 

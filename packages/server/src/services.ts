@@ -1,4 +1,5 @@
 import { Accounts } from "./auth/accounts.js";
+import { LoginBackoff } from "./auth/login-backoff.js";
 import { authRoutes } from "./auth/routes.js";
 import type { NodeContext } from "./context.js";
 import type { ApiRoutes } from "./http/app.js";
@@ -37,7 +38,7 @@ export interface Delivery {
 
 export function buildServices(ctx: NodeContext, delivery: Delivery): NodeServices {
   return {
-    accounts: new Accounts(new UsersRepository(ctx.mongo.db, ctx.metrics), ctx.tokens),
+    accounts: new Accounts(new UsersRepository(ctx.mongo.db, ctx.metrics), ctx.tokens, new LoginBackoff(ctx.redis)),
     presence: new PresenceService(ctx, delivery.presence),
     roads: buildRoads(ctx, delivery.publish),
   };

@@ -1,6 +1,7 @@
 import { type AuthResponse, ErrorCodes, type PublicUser } from "@roadpulse/protocol";
 import { AppError } from "../errors.js";
 import { EmailTakenError, type UserDoc, type UsersRepository } from "../store/users.js";
+import type { LoginBackoff } from "./login-backoff.js";
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from "./passwords.js";
 import type { TokenService } from "./tokens.js";
 
@@ -19,6 +20,7 @@ export class Accounts {
   constructor(
     private readonly users: UsersRepository,
     private readonly tokens: TokenService,
+    private readonly backoff: LoginBackoff,
   ) {}
 
   async register(input: { email: string; password: string; displayName: string }): Promise<AuthResponse> {
@@ -37,10 +39,16 @@ export class Accounts {
   }
 
   async login(input: { email: string; password: string }): Promise<AuthResponse> {
+    // An account that guessed wrong too often waits first, whichever password comes now.
+    await this.backoff.check(input.email);
     const user = await this.users.findByEmail(input.email);
     // Unknown emails cost the same hash as known ones, so timing does not reveal accounts.
     const ok = await verifyPassword(input.password, user?.passwordHash ?? (await DUMMY_HASH_PROMISE));
-    if (!user || !ok) throw new AppError(ErrorCodes.Unauthorized, "Wrong email or password");
+    if (!user || !ok) {
+      await this.backoff.failed(input.email);
+      throw new AppError(ErrorCodes.Unauthorized, "Wrong email or password");
+    }
+    await this.backoff.succeeded(input.email);
     return { user: publicUser(user), token: await this.#token(user) };
   }
 

@@ -60,6 +60,7 @@ export async function createApp(ctx: NodeContext): Promise<FastifyInstance> {
       return reply.code(503).send(errorBody(ErrorCodes.StorageUnavailable, "Storage is unavailable, retry later"));
     }
     if (error instanceof AppError) {
+      if (error.retryAfterSeconds !== undefined) reply.header("retry-after", String(error.retryAfterSeconds));
       return reply.code(HTTP_STATUS[error.code]).send(errorBody(error.code, error.message));
     }
     if (error.validation) {

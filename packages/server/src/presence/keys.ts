@@ -40,6 +40,11 @@
  *   roads:fold:lock                 → random token of the aggregator writing folds now (PX, extended
  *                                      while held)
  *
+ * And one for sign-in (auth/login-backoff.ts), so every node sees an account's failed logins:
+ *
+ *   auth:login:failures:{emailHash} → HASH {count, at}: failed logins in a row and the last one's
+ *                                      epoch ms (TTL LOGIN_FAILURE_WINDOW); the email is hashed
+ *
  * `{nodeId}` in these additions is the process's instance id: NODE_ID itself, or `NODE_ID#n` for
  * worker n of a node with WORKERS > 1, since each worker lives and dies on its own.
  *
@@ -73,6 +78,7 @@ export const Keys = {
   hazardGeo: (region: string, type: string) => `hazards:geo:${region}:${type}`,
   hazardSeen: (region: string, type: string) => `hazards:seen:${region}:${type}`,
   foldLock: "roads:fold:lock",
+  loginFailures: (emailHash: string) => `auth:login:failures:${emailHash}`,
 } as const;
 
 /** TTLs in seconds, from the configuration. */

@@ -1,6 +1,6 @@
 import { MongoClient } from "mongodb";
 import { io as connect, type Socket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { adminCli, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
@@ -81,6 +81,40 @@ describe("accounts and authentication", () => {
     const nobody = await adminCli(uri, "grant", "nobody@example.test");
     expect(nobody).toMatchObject({ code: 1, stderr: "no account is registered with nobody@example.test\n" });
     expect((await adminCli(uri, "promote", "boss@example.test")).code).toBe(2);
+  });
+
+  it("makes an account that keeps guessing wait, on every node, even with the right password", async () => {
+    const other = await startTestNode({ MONGODB_URI: uri });
+    onTestFinished(() => other.close());
+    const account = await register(node.url, "guessed");
+    const wrong = { email: account.email, password: "not the password" };
+    for (let i = 0; i < 5; i++) expect((await post(`${node.url}/api/auth/login`, wrong)).status).toBe(401);
+
+    // The sixth attempt, on another node and with the right password, must wait.
+    const right = { email: account.email, password: account.password };
+    const response = await fetch(`${other.url}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(right),
+    });
+    expect(response.status).toBe(429);
+    const retryAfter = Number(response.headers.get("retry-after"));
+    expect(retryAfter).toBeGreaterThanOrEqual(1);
+    expect(await response.json()).toEqual({
+      error: { code: "RATE_LIMITED", message: `Too many failed logins for this account; retry in ${retryAfter} s` },
+    });
+
+    // Once the wait is over the right password gets in, and the slate is clean again.
+    await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000 + 100));
+    expect((await post(`${other.url}/api/auth/login`, right)).status).toBe(200);
+    expect((await post(`${node.url}/api/auth/login`, wrong)).status).toBe(401);
+    expect((await post(`${node.url}/api/auth/login`, right)).status).toBe(200);
+  });
+
+  it("backs off guesses at an unknown email the same way, so the answer reveals no account", async () => {
+    const nobody = { email: "nobody-here@example.test", password: "whatever it is" };
+    for (let i = 0; i < 5; i++) expect((await post(`${node.url}/api/auth/login`, nobody)).status).toBe(401);
+    expect((await post(`${node.url}/api/auth/login`, nobody)).status).toBe(429);
   });
 
   it("refuses a second account with the same email, whatever its case", async () => {
