@@ -64,6 +64,10 @@ export interface Config {
   socketEventBurst: number;
   /** Refused events within 10 s after which a connection is closed as abusive. */
   socketAbuseDisconnectAfter: number;
+  /** Events of one connection being handled at once, at most; more are answered RATE_LIMITED. */
+  socketMaxInFlight: number;
+  /** Bytes waiting to be sent to one connection, at most; past it the connection is closed. */
+  socketMaxBufferedBytes: number;
 }
 
 export const DEV_JWT_SECRET = "roadpulse-dev-secret-change-me";
@@ -281,6 +285,8 @@ export function loadConfig(env: Env = process.env): Config {
     socketEventsPerSecond: integer(env, "SOCKET_EVENTS_PER_SECOND", 20, 1, 100_000),
     socketEventBurst: integer(env, "SOCKET_EVENT_BURST", 60, 1, 100_000),
     socketAbuseDisconnectAfter: integer(env, "SOCKET_ABUSE_DISCONNECT_AFTER", 200, 1, 1_000_000),
+    socketMaxInFlight: integer(env, "SOCKET_MAX_IN_FLIGHT", 32, 1, 10_000),
+    socketMaxBufferedBytes: integer(env, "SOCKET_MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024, 1024 ** 3),
     adapterMode,
     adapterChannelPrefix,
   };

@@ -16,6 +16,7 @@ import { attachRedisAdapter } from "./realtime/adapter.js";
 import type { SocketHandlers } from "./realtime/features.js";
 import { attachHandlers, createSocketServer } from "./realtime/io.js";
 import { localSender, socketPublisher } from "./realtime/publish.js";
+import { guardSendBuffers } from "./realtime/send-buffer-guard.js";
 import type { AppServer } from "./realtime/types.js";
 import { RedisConnection } from "./redis/connection.js";
 import { apiRoutes, buildServices, type NodeServices, socketHandlers, startJobs } from "./services.js";
@@ -94,11 +95,13 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   await mountApi(app, apiRoutes(ctx, services));
   attachHandlers(io, ctx, [...socketHandlers(ctx, services), ...(options.extraHandlers?.(ctx) ?? [])]);
   const jobStoppers = startJobs(ctx, services);
+  const stopSendBufferGuard = guardSendBuffers(io, ctx);
 
   // Sockets go first: open WebSockets would otherwise hold the HTTP server open.
   app.addHook("preClose", async () => {
     ctx.state.draining = true;
     ctx.state.socketsActive = false;
+    stopSendBufferGuard();
     // Each device's connection is closed (after what is queued for it is written), not told to
     // disconnect: socket.io-client treats "io server disconnect" as final and stays offline until
     // its app reconnects by hand, while a closed transport makes it reconnect by itself, through

@@ -60,6 +60,17 @@ export function handleEvent<P, R extends object>(
       return;
     }
     if (typeof ack !== "function") return;
+    if (!socket.data.budget.begin()) {
+      ctx.metrics.limits.inc({ limit: "socket_in_flight" });
+      respond(
+        ackError(
+          ErrorCodes.RateLimited,
+          "Too many events waiting for an answer on this connection; wait for their acks",
+        ),
+        "rate_limited",
+      );
+      return;
+    }
     try {
       if (!validate(payload)) {
         respond(ackError(ErrorCodes.ValidationFailed, describeValidation(validate)), "rejected");
@@ -77,6 +88,8 @@ export function handleEvent<P, R extends object>(
         ctx.log.error({ err: error, event }, "event handler failed");
         respond(ackError(ErrorCodes.Internal, "Internal error"), "error");
       }
+    } finally {
+      socket.data.budget.end();
     }
   });
 }

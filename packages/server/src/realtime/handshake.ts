@@ -19,6 +19,7 @@ export function installHandshake(io: AppServer, ctx: NodeContext): void {
     burst: ctx.config.socketEventBurst,
     disconnectAfter: ctx.config.socketAbuseDisconnectAfter,
     windowMs: ABUSE_WINDOW_MS,
+    maxInFlight: ctx.config.socketMaxInFlight,
   };
   io.use(async (socket, next) => {
     const auth = socket.handshake.auth as Record<string, unknown>;

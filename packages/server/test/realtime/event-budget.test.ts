@@ -1,10 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
 import { EventBudget } from "../../src/realtime/event-budget.js";
-import { emitAck, HERE } from "../support/devices.js";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { emitAck, HERE, observation } from "../support/devices.js";
+import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "../support/env.js";
+import { StallProxy } from "../support/stall-proxy.js";
 
 describe("a connection's event budget", () => {
-  const limits = { ratePerSecond: 5, burst: 10, disconnectAfter: 4, windowMs: 10_000 };
+  const limits = { ratePerSecond: 5, burst: 10, disconnectAfter: 4, windowMs: 10_000, maxInFlight: 2 };
 
   it.each([
     ["a burst up to its size", [[0, 10]], { ok: 10, limited: 0, abuse: 0 }],
@@ -41,6 +42,54 @@ describe("a connection's event budget", () => {
       for (let i = 0; i < events; i++) seen[budget.take(at)] += 1;
     }
     expect(seen).toEqual(expected);
+  });
+});
+
+describe("events in flight on one connection", () => {
+  it("are bounded: one more only once one is answered", () => {
+    const budget = new EventBudget(
+      { ratePerSecond: 5, burst: 10, disconnectAfter: 4, windowMs: 10_000, maxInFlight: 2 },
+      0,
+    );
+    expect([budget.begin(), budget.begin(), budget.begin()]).toEqual([true, true, false]);
+    budget.end();
+    expect(budget.begin()).toBe(true);
+  });
+
+  it("past the bound, are answered RATE_LIMITED at once while the store stalls", async () => {
+    const proxy = await StallProxy.start(Number(new URL(inject("mongoBaseUri")).port));
+    onTestFinished(() => proxy.stop());
+    const node = await startTestNode({
+      MONGODB_URI: `mongodb://127.0.0.1:${proxy.port}/${uniqueDbName()}`,
+      MONGODB_TIMEOUT_MS: "3000",
+      SOCKET_MAX_IN_FLIGHT: "2",
+    });
+    onTestFinished(() => node.close());
+    const device = await connectDevice(node.url, (await register(node.url, "piler")).token);
+    onTestFinished(() => {
+      device.close();
+    });
+    proxy.stall();
+    const started = Date.now();
+    const acks = Array.from({ length: 5 }, () =>
+      emitAck(device, "observations:submit", { observations: [observation(HERE)] }).then((ack) => ({
+        ack,
+        ms: Date.now() - started,
+      })),
+    );
+    const answered = await Promise.all(acks);
+    proxy.resume();
+    const refused = answered.filter(({ ack }) => (ack.error as { code?: string } | undefined)?.code === "RATE_LIMITED");
+    expect(refused).toHaveLength(3);
+    // Refused at once, not after the store's deadline like the two that waited for it.
+    for (const { ms } of refused) expect(ms).toBeLessThan(1_000);
+    expect(refused[0]?.ack).toEqual({
+      ok: false,
+      error: {
+        code: "RATE_LIMITED",
+        message: "Too many events waiting for an answer on this connection; wait for their acks",
+      },
+    });
   });
 });
 
