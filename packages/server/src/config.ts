@@ -68,6 +68,8 @@ export interface Config {
   socketMaxInFlight: number;
   /** Bytes waiting to be sent to one connection, at most; past it the connection is closed. */
   socketMaxBufferedBytes: number;
+  /** Engine.IO sessions not yet authenticated, per client address, at most (realtime/pending-sessions.ts). */
+  maxPendingSessionsPerAddress: number;
 }
 
 export const DEV_JWT_SECRET = "roadpulse-dev-secret-change-me";
@@ -286,6 +288,7 @@ export function loadConfig(env: Env = process.env): Config {
     socketEventBurst: integer(env, "SOCKET_EVENT_BURST", 60, 1, 100_000),
     socketAbuseDisconnectAfter: integer(env, "SOCKET_ABUSE_DISCONNECT_AFTER", 200, 1, 1_000_000),
     socketMaxInFlight: integer(env, "SOCKET_MAX_IN_FLIGHT", 32, 1, 10_000),
+    maxPendingSessionsPerAddress: integer(env, "MAX_PENDING_SESSIONS_PER_ADDRESS", 64, 1, 1_000_000),
     socketMaxBufferedBytes: integer(env, "SOCKET_MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024, 1024 ** 3),
     adapterMode,
     adapterChannelPrefix,

@@ -4,6 +4,7 @@ import type { NodeContext } from "../context.js";
 import type { SocketHandlers } from "./features.js";
 import { batchWebSocketFlushes } from "./frame-batching.js";
 import { installHandshake } from "./handshake.js";
+import { PendingSessions } from "./pending-sessions.js";
 import type { AppServer } from "./types.js";
 
 /**
@@ -17,16 +18,24 @@ export const MAX_SOCKET_MESSAGE_BYTES = 160 * 1024;
 /** Engine.IO ping cadence; nginx's proxy_read_timeout must stay above the sum of both. */
 export const PING_INTERVAL_MS = 25_000;
 export const PING_TIMEOUT_MS = 20_000;
+/** An Engine.IO session without an authenticated Socket.IO CONNECT this long is closed. */
+export const CONNECT_TIMEOUT_MS = 10_000;
 
 export function createSocketServer(httpServer: HttpServer, ctx: NodeContext): AppServer {
   if (!batchWebSocketFlushes())
     ctx.log.warn("Engine.IO's websocket transport is not the expected one: frames are written one by one");
+  const pending = new PendingSessions(
+    ctx.config.maxPendingSessionsPerAddress,
+    CONNECT_TIMEOUT_MS,
+    ctx.config.trustProxy,
+  );
   const io: AppServer = new Server(httpServer, {
     path: "/socket.io",
     serveClient: false,
     maxHttpBufferSize: MAX_SOCKET_MESSAGE_BYTES,
     pingInterval: PING_INTERVAL_MS,
     pingTimeout: PING_TIMEOUT_MS,
+    connectTimeout: CONNECT_TIMEOUT_MS,
     cors: {
       origin: ctx.config.allowedOrigins === "*" ? true : ctx.config.allowedOrigins,
       credentials: false,
@@ -37,9 +46,17 @@ export function createSocketServer(httpServer: HttpServer, ctx: NodeContext): Ap
       const origin = request.headers.origin;
       const allowed =
         origin === undefined || ctx.config.allowedOrigins === "*" || ctx.config.allowedOrigins.includes(origin);
-      callback(allowed ? null : "origin not allowed", allowed);
+      if (!allowed) return callback("origin not allowed", false);
+      if (!pending.admits(request)) {
+        ctx.metrics.limits.inc({ limit: "pending_sessions" });
+        return callback("too many unauthenticated connections from this address", false);
+      }
+      callback(null, true);
     },
   });
+  io.engine.on("connection", (session: Parameters<PendingSessions["opened"]>[0]) => pending.opened(session));
+  // Authenticated: the session no longer counts against its address.
+  io.on("connection", (socket) => pending.settled(socket.conn as unknown as Parameters<PendingSessions["settled"]>[0]));
   // Engine.IO answers its own HTTP requests (long-polling, upgrades) without Fastify, so the node id
   // header is added here too: ops can tell which node answered any response through nginx.
   io.engine.on("initial_headers", (headers: Record<string, string>) => {
