@@ -68,6 +68,10 @@ export interface Config {
   socketMaxInFlight: number;
   /** Bytes waiting to be sent to one connection, at most; past it the connection is closed. */
   socketMaxBufferedBytes: number;
+  /** HTTP requests per client address per minute, every route (http/rate-limit.ts). */
+  httpRateLimitPerMinute: number;
+  /** Registrations and logins per client address per minute. */
+  authRateLimitPerMinute: number;
   /** Engine.IO sessions not yet authenticated, per client address, at most (realtime/pending-sessions.ts). */
   maxPendingSessionsPerAddress: number;
 }
@@ -288,6 +292,8 @@ export function loadConfig(env: Env = process.env): Config {
     socketEventBurst: integer(env, "SOCKET_EVENT_BURST", 60, 1, 100_000),
     socketAbuseDisconnectAfter: integer(env, "SOCKET_ABUSE_DISCONNECT_AFTER", 200, 1, 1_000_000),
     socketMaxInFlight: integer(env, "SOCKET_MAX_IN_FLIGHT", 32, 1, 10_000),
+    httpRateLimitPerMinute: integer(env, "HTTP_RATE_LIMIT_PER_MINUTE", 1_200, 1, 10_000_000),
+    authRateLimitPerMinute: integer(env, "AUTH_RATE_LIMIT_PER_MINUTE", 60, 1, 10_000_000),
     maxPendingSessionsPerAddress: integer(env, "MAX_PENDING_SESSIONS_PER_ADDRESS", 64, 1, 1_000_000),
     socketMaxBufferedBytes: integer(env, "SOCKET_MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024, 1024 ** 3),
     adapterMode,

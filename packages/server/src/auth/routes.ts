@@ -10,6 +10,7 @@ import type { FastifyInstance } from "fastify";
 import type { NodeContext } from "../context.js";
 import type { ApiRoutes } from "../http/app.js";
 import { requireUser } from "../http/auth.js";
+import { authRateLimit } from "../http/rate-limit.js";
 import type { Accounts } from "./accounts.js";
 
 const errorResponses = {
@@ -31,6 +32,7 @@ export function authRoutes(ctx: NodeContext, accounts: Accounts): ApiRoutes {
           body: RegisterBodySchema,
           response: { 201: AuthResponseSchema, ...errorResponses },
         },
+        config: authRateLimit(ctx),
       },
       async (request, reply) => reply.code(201).send(await accounts.register(request.body)),
     );
@@ -44,6 +46,7 @@ export function authRoutes(ctx: NodeContext, accounts: Accounts): ApiRoutes {
           body: LoginBodySchema,
           response: { 200: AuthResponseSchema, ...errorResponses },
         },
+        config: authRateLimit(ctx),
       },
       async (request) => await accounts.login(request.body),
     );

@@ -7,6 +7,7 @@ import type { NodeContext } from "../context.js";
 import { AppError, isStorageUnavailable } from "../errors.js";
 import { VERSION } from "../version.js";
 import { errorBody, FASTIFY_ERRORS, HTTP_STATUS } from "./errors.js";
+import { registerRateLimits } from "./rate-limit.js";
 import { healthRoutes } from "./routes/health.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { createValidatorCompiler } from "./validation.js";
@@ -84,6 +85,8 @@ export async function createApp(ctx: NodeContext): Promise<FastifyInstance> {
   app.setNotFoundHandler((request, reply) =>
     reply.code(404).send(errorBody(ErrorCodes.NotFound, `No route for ${request.method} ${request.url.split("?")[0]}`)),
   );
+
+  await registerRateLimits(app, ctx);
 
   // Security headers on every Fastify answer. No upgrade-insecure-requests: TLS ends at the
   // balancer or ingress, and a node reached over plain HTTP (the local cluster) must still work.

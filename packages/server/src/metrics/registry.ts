@@ -77,7 +77,7 @@ export class Metrics {
     });
     this.limits = new Counter({
       name: "roadpulse_limits_total",
-      help: "Times a bound bit: events over a connection's budget (socket_events) or in flight (socket_in_flight), connections closed for abuse (socket_abuse) or not reading (send_buffer)",
+      help: "Times a bound bit: events over a connection's budget (socket_events) or in flight (socket_in_flight), connections closed for abuse (socket_abuse) or not reading (send_buffer), sessions refused (pending_sessions), HTTP requests refused (http_requests)",
       labelNames: ["limit"],
       registers,
     });

@@ -45,6 +45,11 @@
  *   auth:login:failures:{emailHash} → HASH {count, at}: failed logins in a row and the last one's
  *                                      epoch ms (TTL LOGIN_FAILURE_WINDOW); the email is hashed
  *
+ * And the HTTP rate limits' counters, written by @fastify/rate-limit (http/rate-limit.ts):
+ *
+ *   ratelimit:http:{address}                → requests of a client address this minute (PX 60 s)
+ *   ratelimit:http:{METHOD}{route}-{address} → the same for a route with its own budget (login, register)
+ *
  * `{nodeId}` in these additions is the process's instance id: NODE_ID itself, or `NODE_ID#n` for
  * worker n of a node with WORKERS > 1, since each worker lives and dies on its own.
  *

@@ -2,6 +2,7 @@ import { type Health, HealthSchema } from "@roadpulse/protocol";
 import type { FastifyInstance } from "fastify";
 import type { NodeContext } from "../../context.js";
 import { reportBackends } from "../../metrics/backends.js";
+import { NOT_RATE_LIMITED } from "../rate-limit.js";
 
 /**
  * The health check's Redis PING doubles as a latency sample (op "ping"): probes from nginx, Docker
@@ -54,6 +55,7 @@ export async function healthRoutes(app: FastifyInstance, ctx: NodeContext): Prom
         summary: "Liveness and readiness of this node and its backing services",
         response: { 200: HealthSchema, 503: HealthSchema },
       },
+      config: NOT_RATE_LIMITED,
     },
     async (_request, reply) => {
       const { statusCode, body } = await readHealth(ctx);

@@ -1,0 +1,45 @@
+import rateLimit from "@fastify/rate-limit";
+import { ErrorCodes } from "@roadpulse/protocol";
+import type { FastifyInstance } from "fastify";
+import type { NodeContext } from "../context.js";
+import { AppError } from "../errors.js";
+
+/** The budget of the routes that create or open accounts (register, login), per client address. */
+export function authRateLimit(ctx: NodeContext): { rateLimit: { max: number; timeWindow: number } } {
+  return { rateLimit: { max: ctx.config.authRateLimitPerMinute, timeWindow: 60_000 } };
+}
+
+/** Routes a balancer or Prometheus polls: never limited. */
+export const NOT_RATE_LIMITED = { rateLimit: false } as const;
+
+/**
+ * HTTP rate limits per client address (`request.ip`: from X-Forwarded-For through a `TRUST_PROXY`
+ * peer), counted in Redis so every node shares one budget: reconnecting to another node does not
+ * buy more. `HTTP_RATE_LIMIT_PER_MINUTE` for every route, `AUTH_RATE_LIMIT_PER_MINUTE` for
+ * register and login (with the per-account back-off of auth/login-backoff.ts behind it). Past it:
+ * 429 `RATE_LIMITED` with `Retry-After`. Without Redis (off, or away) each node counts alone
+ * (`skipOnError`: a Redis failure never refuses a request). This machine's own clients (the load
+ * generator, probes) are not limited. The defaults stay far above what phones behind one carrier
+ * address send: a device logs in rarely and speaks over its socket.
+ */
+export async function registerRateLimits(app: FastifyInstance, ctx: NodeContext): Promise<void> {
+  await app.register(rateLimit, {
+    global: true,
+    max: ctx.config.httpRateLimitPerMinute,
+    timeWindow: 60_000,
+    ...(ctx.redis.client === null ? {} : { redis: ctx.redis.client }),
+    nameSpace: "ratelimit:http:",
+    skipOnError: true,
+    keyGenerator: (request) => request.ip,
+    allowList: (request) => isLoopback(request.ip),
+    onExceeded: () => ctx.metrics.limits.inc({ limit: "http_requests" }),
+    errorResponseBuilder: (_request, context) =>
+      new AppError(ErrorCodes.RateLimited, `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s`, {
+        retryAfterSeconds: Math.ceil(context.ttl / 1000),
+      }),
+  });
+}
+
+function isLoopback(address: string): boolean {
+  return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1";
+}
