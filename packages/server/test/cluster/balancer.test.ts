@@ -1,3 +1,4 @@
+import { get as httpGet } from "node:http";
 import { fetchHealth, waitFor } from "@roadpulse/devstack";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
@@ -64,5 +65,49 @@ describe("the balancer while a node's store is slow", () => {
       redis.disconnect();
     });
     expect(await redis.sismember(`presence:node:${home.nodeId}:sockets`, device.id as string)).toBe(1);
+  });
+});
+
+describe("the balancer's limits per client address", () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    cluster = await startTestCluster({ nodes: 1 });
+  });
+  afterAll(async () => {
+    await cluster?.dispose();
+  });
+
+  /** GET `path` through nginx from `localAddress` (127.0.0.2 is another client than this machine's own 127.0.0.1). */
+  function getFrom(localAddress: string, path: string): Promise<{ status: number; body: string; retryAfter?: string }> {
+    const { port } = new URL(cluster.url);
+    return new Promise((resolve, reject) => {
+      const request = httpGet({ host: "127.0.0.1", port, path, localAddress, agent: false }, (response) => {
+        let body = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => {
+          body += chunk;
+        });
+        response.on("end", () =>
+          resolve({ status: response.statusCode ?? 0, body, retryAfter: response.headers["retry-after"] as string }),
+        );
+      });
+      request.on("error", reject);
+    });
+  }
+
+  it("refuses a flood from one address in the API's error shape, and leaves this machine's own alone", async () => {
+    // 1,000 at once: even a machine so busy that they take 10 s to arrive stays past the rate.
+    const flood = await Promise.all(Array.from({ length: 1_000 }, () => getFrom("127.0.0.2", "/api/users/me")));
+    const refused = flood.filter((answer) => answer.status === 429);
+    // The burst (200) passes to the node (401: no token), the rest is refused before it.
+    expect(flood.filter((answer) => answer.status === 401).length).toBeGreaterThanOrEqual(200);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0]?.retryAfter).toBe("1");
+    expect(JSON.parse(refused[0]?.body ?? "{}")).toEqual({
+      error: { code: "RATE_LIMITED", message: "Too many requests from this address; retry in 1 s" },
+    });
+
+    const own = await Promise.all(Array.from({ length: 400 }, () => getFrom("127.0.0.1", "/api/users/me")));
+    expect(own.filter((answer) => answer.status !== 401)).toEqual([]);
   });
 });
