@@ -26,7 +26,29 @@ describe("faults of the nodes under a fleet", { timeout: 360_000 }, () => {
   it("a node hung 30 s (SIGSTOP): reaped meanwhile, and on waking it serves its devices once", async () => {
     const run = await runFor("node-hang");
     const sleeper = stack().cluster.node(2);
+    const redis = new Redis(stack().redis.url);
+    onTestFinished(() => {
+      redis.disconnect();
+    });
+    const sockets = `presence:node:${sleeper.nodeId}:sockets`;
+    expect(await redis.scard(sockets)).toBeGreaterThan(0);
+    // While it sleeps, the others declare it dead and reap its sessions (within 20 s by default).
+    const reaped = waitFor(
+      "the sleeping node's sessions to be reaped",
+      async () => (await redis.scard(sockets)) === 0,
+      29_000,
+      250,
+    );
     const { continuedAt } = await stack().pause(sleeper.service.pid, 30_000);
+    await reaped;
+    // Awake, it finds itself declared dead and writes back the sessions of the devices still
+    // connected to it (measure() checks that none of them is a ghost and none is served twice).
+    await waitFor(
+      "the woken node to write its sessions back",
+      async () => (await redis.scard(sockets)) > 0,
+      15_000,
+      250,
+    );
     const figures = await run.measure("node hung 30 s (SIGSTOP)", continuedAt);
     expect((await fetchHealth(sleeper.url)).body.status).toBe("ok");
     expect(missedTargets(figures)).toEqual({});
