@@ -1,6 +1,6 @@
 import { hostname } from "node:os";
 import { MongoClient } from "mongodb";
-import { weakSecretReason } from "./auth/secret-strength.js";
+import { weakSecretReason } from "./secret-strength.js";
 
 /**
  * Node configuration, read once from the environment and validated before anything starts.
@@ -77,7 +77,7 @@ export interface Config {
 }
 
 export const DEV_JWT_SECRET = "roadpulse-dev-secret-change-me";
-/** The only environments where `JWT_SECRET` may be missing or weak (auth/secret-strength.ts). */
+/** The only environments where `JWT_SECRET` may be missing or weak (secret-strength.ts). */
 const RELAXED_ENVIRONMENTS = ["development", "test"];
 const DEFAULT_DB = "roadpulse";
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
