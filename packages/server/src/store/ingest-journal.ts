@@ -109,13 +109,24 @@ export class IngestJournal {
     const stale = await this.#collection
       .find({ claimedAt: { $lt: cutoff } }, { limit: max, maxTimeMS: this.readTimeoutMs })
       .toArray();
+    return await this.claim(stale, cutoff);
+  }
+
+  /**
+   * Takes over `stale` entries (read earlier) that are still stale now. Each claim is conditional
+   * on the entry's claim token *and* on its still being stale: a holder that renewed it between the
+   * read and the claim (a node waking from a pause renews its queue at once) keeps it. Conditional
+   * on the token alone, both went on with the batch: counted twice (seen once under the fault
+   * suite's 30 s SIGSTOP of a node: 50 observations double-counted).
+   */
+  async claim(stale: Array<Pick<IngestBatchDoc, "_id" | "claim">>, cutoff: Date): Promise<JournalEntry[]> {
     const claimed: JournalEntry[] = [];
     for (const entry of stale) {
       const claim = new ObjectId();
       const claimedAt = new Date();
       const result = await timedWrite(this.metrics, INGEST_BATCHES, () =>
         this.#collection.updateOne(
-          { _id: entry._id, claim: entry.claim },
+          { _id: entry._id, claim: entry.claim, claimedAt: { $lt: cutoff } },
           { $set: { owner: this.owner, claim, claimedAt } },
           { writeConcern: DURABLE },
         ),
