@@ -1,6 +1,7 @@
 import rateLimit from "@fastify/rate-limit";
 import { ErrorCodes } from "@roadpulse/protocol";
 import type { FastifyInstance } from "fastify";
+import { isLoopbackAddress } from "../client-address.js";
 import type { NodeContext } from "../context.js";
 import { AppError } from "../errors.js";
 
@@ -31,15 +32,11 @@ export async function registerRateLimits(app: FastifyInstance, ctx: NodeContext)
     nameSpace: "ratelimit:http:",
     skipOnError: true,
     keyGenerator: (request) => request.ip,
-    allowList: (request) => isLoopback(request.ip),
+    allowList: (request) => isLoopbackAddress(request.ip),
     onExceeded: () => ctx.metrics.limits.inc({ limit: "http_requests" }),
     errorResponseBuilder: (_request, context) =>
       new AppError(ErrorCodes.RateLimited, `Too many requests; retry in ${Math.ceil(context.ttl / 1000)} s`, {
         retryAfterSeconds: Math.ceil(context.ttl / 1000),
       }),
   });
-}
-
-function isLoopback(address: string): boolean {
-  return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1";
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import proxyAddr from "@fastify/proxy-addr";
+import { isLoopbackAddress } from "../client-address.js";
 
 /** What an Engine.IO session exposes here: its opening request and its end. */
 interface EngineSession {
@@ -69,6 +70,6 @@ export class PendingSessions {
   /** The client's address, or null for this machine's own clients. */
   #addressOf(request: IncomingMessage): string | null {
     const address = proxyAddr(request, this.#trust);
-    return address === "127.0.0.1" || address === "::1" || address === "::ffff:127.0.0.1" ? null : address;
+    return isLoopbackAddress(address) ? null : address;
   }
 }

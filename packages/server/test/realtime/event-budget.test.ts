@@ -1,7 +1,15 @@
 import { afterAll, beforeAll, describe, expect, inject, it, onTestFinished } from "vitest";
 import { EventBudget } from "../../src/realtime/event-budget.js";
 import { emitAck, HERE, observation } from "../support/devices.js";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "../support/env.js";
+import {
+  connectDevice,
+  dropDatabase,
+  limitsBitten,
+  register,
+  startTestNode,
+  type TestNode,
+  uniqueDbName,
+} from "../support/env.js";
 import { StallProxy } from "../support/stall-proxy.js";
 
 describe("a connection's event budget", () => {
@@ -107,11 +115,6 @@ describe("events past a connection's budget, through a node", () => {
     await dropDatabase(node.env.MONGODB_URI ?? "");
   });
 
-  async function limitsBitten(limit: string): Promise<number> {
-    const metric = await node.ctx.metrics.limits.get();
-    return metric.values.find((value) => value.labels.limit === limit)?.value ?? 0;
-  }
-
   it("are answered RATE_LIMITED, and the connection is served again once it slows down", async () => {
     const device = await connectDevice(node.url, (await register(node.url, "flood")).token);
     onTestFinished(() => {
@@ -128,7 +131,7 @@ describe("events past a connection's budget, through a node", () => {
         error: { code: "RATE_LIMITED", message: "Too many events on this connection; slow down" },
       });
     }
-    expect(await limitsBitten("socket_events")).toBeGreaterThanOrEqual(limited.length);
+    expect(await limitsBitten(node, "socket_events")).toBeGreaterThanOrEqual(limited.length);
     expect(device.connected).toBe(true);
 
     // A second at the budget's pace refills 5 events.
@@ -142,10 +145,10 @@ describe("events past a connection's budget, through a node", () => {
       device.close();
     });
     const closed = new Promise<string>((resolve) => device.once("disconnect", resolve));
-    const before = await limitsBitten("socket_abuse");
+    const before = await limitsBitten(node, "socket_abuse");
     for (let i = 0; i < 200; i++) device.emit("heartbeat", {}, () => undefined);
     expect(await closed).toBe("io server disconnect");
     expect(device.active).toBe(false);
-    expect(await limitsBitten("socket_abuse")).toBe(before + 1);
+    expect(await limitsBitten(node, "socket_abuse")).toBe(before + 1);
   });
 });

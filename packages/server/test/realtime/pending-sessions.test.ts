@@ -2,7 +2,7 @@ import { waitFor } from "@roadpulse/devstack";
 import { io as connectClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { connected } from "../support/devices.js";
-import { dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { dropDatabase, limitsBitten, register, startTestNode, type TestNode } from "../support/env.js";
 
 /**
  * Engine.IO sessions opened without credentials, per client address. The node sits behind nginx
@@ -28,18 +28,13 @@ describe("unauthenticated sessions per client address", () => {
     return response.status;
   }
 
-  async function limitsBitten(): Promise<number> {
-    const metric = await node.ctx.metrics.limits.get();
-    return metric.values.find((value) => value.labels.limit === "pending_sessions")?.value ?? 0;
-  }
-
   it("are capped: the sixth from one address is refused, another address still gets in", async () => {
-    const before = await limitsBitten();
+    const before = await limitsBitten(node, "pending_sessions");
     const statuses = [];
     for (let i = 0; i < 6; i++) statuses.push(await handshake("203.0.113.9"));
     expect(statuses).toEqual([200, 200, 200, 200, 200, 403]);
     expect(await handshake("203.0.113.10")).toBe(200);
-    expect(await limitsBitten()).toBe(before + 1);
+    expect(await limitsBitten(node, "pending_sessions")).toBe(before + 1);
 
     // Sessions that never authenticate are closed after the connect timeout (10 s), and with them
     // the address's count: it is a bound, not a ban.

@@ -1,7 +1,7 @@
 import type { Socket as NetSocket } from "node:net";
 import { waitFor } from "@roadpulse/devstack";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { connectDevice, dropDatabase, limitsBitten, register, startTestNode, type TestNode } from "../support/env.js";
 
 describe("a client that stops reading", () => {
   let node: TestNode;
@@ -13,11 +13,6 @@ describe("a client that stops reading", () => {
     await dropDatabase(node.env.MONGODB_URI ?? "");
   });
 
-  async function limitsBitten(): Promise<number> {
-    const metric = await node.ctx.metrics.limits.get();
-    return metric.values.find((value) => value.labels.limit === "send_buffer")?.value ?? 0;
-  }
-
   it("is disconnected once what waits for it passes the bound, instead of being buffered", async () => {
     const device = await connectDevice(node.url, (await register(node.url, "sleeper")).token);
     onTestFinished(() => {
@@ -26,7 +21,7 @@ describe("a client that stops reading", () => {
     const server = node.io.of("/").sockets.get(device.id as string);
     expect(server).toBeDefined();
     const gone = new Promise<string>((resolve) => server?.once("disconnect", resolve));
-    const before = await limitsBitten();
+    const before = await limitsBitten(node, "send_buffer");
 
     // The phone stops reading its connection: what the node sends piles up on the node's side.
     const transport = device.io.engine.transport as unknown as { ws: { _socket: NetSocket } };
@@ -35,6 +30,10 @@ describe("a client that stops reading", () => {
     for (let i = 0; i < 400; i++) server?.emit("bulk", update);
 
     expect(await gone).toBe("server namespace disconnect");
-    await waitFor("the bound to be counted", async () => (await limitsBitten()) === before + 1, 5_000);
+    await waitFor(
+      "the bound to be counted",
+      async () => (await limitsBitten(node, "send_buffer")) === before + 1,
+      5_000,
+    );
   });
 });

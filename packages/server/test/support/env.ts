@@ -145,3 +145,9 @@ export async function adminCli(
     );
   });
 }
+
+/** How often the bound `limit` bit on `node` (`roadpulse_limits_total{limit}`). */
+export async function limitsBitten(node: RunningNode, limit: string): Promise<number> {
+  const metric = await node.ctx.metrics.limits.get();
+  return metric.values.find((value) => value.labels.limit === limit)?.value ?? 0;
+}
