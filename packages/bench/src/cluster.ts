@@ -59,7 +59,8 @@ async function runMode(mode: "classic" | "sharded", redisUrl: string, mongoUri: 
     });
     nodes.push(await startNode(config));
   }
-  const token = await nodes[0]?.ctx.tokens.issue({ userId: "0123456789abcdef01234567", role: "user" });
+  const userId = "0123456789abcdef01234567";
+  const token = await nodes[0]?.ctx.tokens.issue({ userId, role: "user" });
   const clients: Socket[] = [];
   const received = new Samples();
   const reached = new Set<number>();
@@ -70,7 +71,7 @@ async function runMode(mode: "classic" | "sharded", redisUrl: string, mongoUri: 
     for (let d = 0; d < DEVICES_PER_REGION; d++) {
       const client = connectClient(`http://127.0.0.1:${home.port}`, {
         auth: { token },
-        query: { deviceId: `bench-${region}-${d}-device` },
+        query: { deviceId: home.ctx.devices.withNonce(userId, `bench-${region}-${d}`) },
         transports: ["websocket"],
         reconnection: false,
       });

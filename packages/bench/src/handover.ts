@@ -30,11 +30,11 @@ const SECRET = "bench-secret-0123456789abcdef";
 
 type Outcome = "connected" | "refused" | "unanswered, no open packet" | "unanswered after open packet";
 
-function connectOnce(url: string, token: string, index: number): Promise<Outcome> {
+function connectOnce(url: string, token: string, deviceId: string, index: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const socket = connectClient(url, {
       auth: { token },
-      query: { deviceId: `handover-${index}` },
+      query: { deviceId },
       transports: TRANSPORT === "websocket" ? ["websocket"] : ["polling", "websocket"],
       reconnection: false,
       forceNew: true,
@@ -97,6 +97,13 @@ async function main(): Promise<void> {
     });
     if (response.status !== 201) throw new Error(`register failed: ${response.status}`);
     const { token } = (await response.json()) as { token: string };
+    // One device reconnecting over and over: every connection is a fresh hand-over all the same.
+    const device = await fetch(`${node.url}/api/devices`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}` },
+    });
+    if (device.status !== 201) throw new Error(`device registration failed: ${device.status}`);
+    const { deviceId } = (await device.json()) as { deviceId: string };
 
     const outcomes = new Map<Outcome, number>();
     let next = 0;
@@ -104,7 +111,7 @@ async function main(): Promise<void> {
     await Promise.all(
       Array.from({ length: PARALLEL }, async () => {
         while (next < CONNECTIONS) {
-          const outcome = await connectOnce(node.url, token, next++);
+          const outcome = await connectOnce(node.url, token, deviceId, next++);
           outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1);
         }
       }),

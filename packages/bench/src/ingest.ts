@@ -126,6 +126,16 @@ async function endToEnd(
   dbName: string,
 ): Promise<{ acked: number; aggregated: number; acks: number }> {
   const token = await register(url, "bench");
+  const deviceIds = await Promise.all(
+    Array.from({ length: DEVICES }, async () => {
+      const response = await fetch(`${url}/api/devices`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+      });
+      if (response.status !== 201) throw new Error(`device registration failed: ${response.status}`);
+      return ((await response.json()) as { deviceId: string }).deviceId;
+    }),
+  );
   const sockets: Socket[] = await Promise.all(
     Array.from(
       { length: DEVICES },
@@ -133,7 +143,7 @@ async function endToEnd(
         new Promise<Socket>((resolve, reject) => {
           const socket = connectClient(url, {
             auth: { token },
-            query: { deviceId: `bench-device-${d}` },
+            query: { deviceId: deviceIds[d] },
             transports: ["websocket"],
             reconnection: false,
           });

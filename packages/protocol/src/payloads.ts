@@ -21,8 +21,9 @@ export const Instant = Type.String({ format: "date-time", maxLength: 40 });
 export const RegionId = Type.String({ pattern: "^[0-9b-hjkmnp-z]{1,12}$" });
 
 /**
- * A device id: chosen by the app (a UUID or similar), sent in the Socket.IO handshake and in the
- * `X-Device-Id` header of HTTP uploads; nginx hashes on it for stickiness.
+ * A device id: issued by the server to one account (`POST /api/devices`, once per installation),
+ * sent in the Socket.IO handshake and in the `X-Device-Id` header of HTTP uploads; nginx hashes on
+ * it for stickiness. An id the server did not issue to the token's account is refused.
  */
 export const DEVICE_ID_PATTERN = "^[A-Za-z0-9._:-]{8,128}$";
 
@@ -131,3 +132,7 @@ export type PublicUser = Static<typeof PublicUserSchema>;
 
 export const AuthResponseSchema = Type.Object({ user: PublicUserSchema, token: Type.String() });
 export type AuthResponse = Static<typeof AuthResponseSchema>;
+
+/** `POST /api/devices`: the id this installation uses from now on, bound to the account. */
+export const DeviceRegistrationSchema = Type.Object({ deviceId: Type.String({ pattern: DEVICE_ID_PATTERN }) });
+export type DeviceRegistration = Static<typeof DeviceRegistrationSchema>;

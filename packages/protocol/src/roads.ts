@@ -85,8 +85,8 @@ export const HazardSummarySchema = Type.Object({
   latitude: Type.Number(),
   longitude: Type.Number(),
   status: HazardStatusSchema,
-  /** Distinct devices that saw it (remembered up to 10). */
-  devices: Type.Integer(),
+  /** Distinct accounts that saw it (remembered up to 10): 3 confirm it. */
+  reporters: Type.Integer(),
   reports: Type.Integer(),
   firstReportedAt: Type.String({ format: "date-time" }),
   lastSeenAt: Type.String({ format: "date-time" }),

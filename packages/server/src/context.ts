@@ -1,3 +1,4 @@
+import type { DeviceIds } from "./auth/device-ids.js";
 import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
@@ -22,6 +23,8 @@ export interface NodeContext {
   metrics: Metrics;
   state: NodeState;
   tokens: TokenService;
+  /** Issues and verifies the device ids bound to an account (auth/device-ids.ts). */
+  devices: DeviceIds;
   /**
    * The node's idea of "now". Time-based rules (observation age, hazard expiry and fix votes) read
    * it instead of `new Date()`, so tests can move time without waiting.

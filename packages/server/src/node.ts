@@ -2,6 +2,7 @@ import cluster from "node:cluster";
 import type { AddressInfo } from "node:net";
 import { ServerEvents } from "@roadpulse/protocol";
 import type { FastifyInstance } from "fastify";
+import { DeviceIds } from "./auth/device-ids.js";
 import { TokenService } from "./auth/tokens.js";
 import { acceptHandedOverConnections } from "./cluster/handover.js";
 import { joinClusterMetrics } from "./cluster/metrics-ipc.js";
@@ -71,6 +72,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     metrics: new Metrics(config.nodeId, VERSION),
     state: { draining: false, socketsActive: false },
     tokens: new TokenService(config.jwtSecret),
+    devices: new DeviceIds(config.jwtSecret),
     clock: options.clock ?? (() => new Date()),
   };
   if (config.redisUrl === null) log.warn("REDIS_URL=off: running without Redis");

@@ -13,13 +13,19 @@ export interface AccountPlan {
 }
 
 /** One POST, retried like the app would on a 5xx or a network error (3 attempts, growing pause). */
-async function post(url: string, body: object, metrics: Recorder, name: string): Promise<Response> {
+async function post(
+  url: string,
+  body: object,
+  metrics: Recorder,
+  name: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
     try {
       const response = await fetch(url, {
         method: "POST",
-        headers: { "content-type": "application/json" },
+        headers: { "content-type": "application/json", ...headers },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(60_000),
       });
@@ -69,4 +75,31 @@ export async function obtainTokens(plan: AccountPlan, metrics: Recorder): Promis
   };
   await Promise.all(Array.from({ length: Math.min(plan.concurrency ?? 8, plan.accounts) }, worker));
   return tokens;
+}
+
+/**
+ * Registers one device id per device (`POST /api/devices`), as each app does at its first start:
+ * the server binds the id to the device's account and refuses ids it did not issue. Device `i`
+ * belongs to account `i % tokens.length`.
+ */
+export async function registerDevices(
+  url: string,
+  tokens: string[],
+  devices: number,
+  metrics: Recorder,
+  concurrency = 16,
+): Promise<string[]> {
+  const ids: string[] = new Array(devices);
+  let next = 0;
+  const worker = async () => {
+    while (next < devices) {
+      const index = next++;
+      const token = tokens[index % tokens.length] as string;
+      const response = await post(`${url}/api/devices`, {}, metrics, "device", { authorization: `Bearer ${token}` });
+      if (response.status !== 201) throw new Error(`device ${index}: HTTP ${response.status} ${await response.text()}`);
+      ids[index] = ((await response.json()) as { deviceId: string }).deviceId;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(concurrency, devices) }, worker));
+  return ids;
 }

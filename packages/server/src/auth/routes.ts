@@ -1,5 +1,6 @@
 import {
   AuthResponseSchema,
+  DeviceRegistrationSchema,
   type LoginBody,
   LoginBodySchema,
   PublicUserSchema,
@@ -20,7 +21,7 @@ const errorResponses = {
   503: { $ref: "HttpError#" },
 };
 
-/** `POST /api/auth/register`, `POST /api/auth/login`, `GET /api/users/me`. */
+/** `POST /api/auth/register`, `POST /api/auth/login`, `GET /api/users/me`, `POST /api/devices`. */
 export function authRoutes(ctx: NodeContext, accounts: Accounts): ApiRoutes {
   return async (app: FastifyInstance) => {
     app.post<{ Body: RegisterBody }>(
@@ -49,6 +50,25 @@ export function authRoutes(ctx: NodeContext, accounts: Accounts): ApiRoutes {
         config: authRateLimit(ctx),
       },
       async (request) => await accounts.login(request.body),
+    );
+
+    app.post(
+      "/devices",
+      {
+        schema: {
+          tags: ["auth"],
+          summary: "Register a device: the id it connects with from now on, bound to this account",
+          description:
+            "Call once per installation and keep the id: the Socket.IO handshake (`query.deviceId`) and " +
+            "`X-Device-Id` accept only ids issued to the token's account.",
+          security: [{ bearer: [] }],
+          response: { 201: DeviceRegistrationSchema, 401: { $ref: "HttpError#" } },
+        },
+      },
+      async (request, reply) => {
+        const claims = await requireUser(request, ctx);
+        return reply.code(201).send({ deviceId: ctx.devices.issue(claims.userId) });
+      },
     );
 
     app.get(

@@ -4,9 +4,11 @@ import { distanceMetres, type Point } from "./distance.js";
  * Hazard rules (potholes and bumps). A hazard is a cluster of event reports:
  * - an event within 15 m of an open hazard of the same type joins the nearest one, else it opens a
  *   new hazard (`reported`);
- * - it is `confirmed` once 3 distinct devices have seen it (an event, or a "still there" vote);
- * - it is `fixed` when 2 distinct devices have voted "gone" within the last 30 days, each vote newer
+ * - it is `confirmed` once 3 distinct accounts have seen it (an event, or a "still there" vote);
+ * - it is `fixed` when 2 distinct accounts have voted "gone" within the last 30 days, each vote newer
  *   than the last sighting (a newer report or "still there" vote outweighs older "gone" votes);
+ * Accounts, not devices: one person with three phones (or three registered device ids) is one
+ * witness, and each account has one "gone" vote per hazard, its newest.
  * - it `expired` 90 days after its last sighting.
  * `fixed` and `expired` are final: a later event at the same place opens a new hazard.
  */
@@ -16,15 +18,16 @@ export const HAZARD_STATUSES = ["reported", "confirmed", "fixed", "expired"] as 
 export type HazardStatus = (typeof HAZARD_STATUSES)[number];
 
 export const JOIN_RADIUS_METRES = 15;
-export const CONFIRMING_DEVICES = 3;
-export const FIXING_DEVICES = 2;
+export const CONFIRMING_REPORTERS = 3;
+export const FIXING_VOTERS = 2;
 export const FIX_VOTE_WINDOW_MS = 30 * 24 * 3600 * 1000;
 export const EXPIRY_MS = 90 * 24 * 3600 * 1000;
 /**
- * Distinct devices remembered per hazard. Every rule needs at most 3, so the list stops growing
+ * Distinct accounts remembered per hazard. Every rule needs at most 3, so the list stops growing
  * there with some margin: a hazard on a motorway does not collect thousands of ids.
  */
-export const MAX_REMEMBERED_DEVICES = 10;
+export const MAX_REMEMBERED_REPORTERS = 10;
+/** "Gone" votes kept per hazard; votes that no longer count make room (see `staleGoneVoters`). */
 export const MAX_REMEMBERED_GONE_VOTES = 20;
 /**
  * Ids of the newest reports (observation ids) a hazard remembers, so a report applied again (a
@@ -41,7 +44,8 @@ export function rememberReport(ids: readonly string[], id: string): string[] {
 }
 
 export interface GoneVote {
-  device: string;
+  /** The voting account. */
+  voter: string;
   at: Date;
 }
 
@@ -49,8 +53,8 @@ export interface HazardFacts extends Point {
   type: HazardType;
   /** Status as last stored; only `fixed` and `expired` constrain the outcome (they are final). */
   status: HazardStatus;
-  /** Distinct devices that reported the hazard or voted it still there. */
-  devices: string[];
+  /** Distinct accounts that reported the hazard or voted it still there. */
+  reporters: string[];
   /** Newest report or "still there" vote. */
   lastSeenAt: Date;
   goneVotes: GoneVote[];
@@ -64,23 +68,33 @@ export function expiresAt(facts: Pick<HazardFacts, "lastSeenAt">): Date {
   return new Date(facts.lastSeenAt.getTime() + EXPIRY_MS);
 }
 
-/** Distinct devices whose "gone" vote is within the window and newer than the last sighting. */
+/** Whether a "gone" vote counts at `now`: within the window and newer than the last sighting. */
+function voteCounts(vote: GoneVote, lastSeenAt: Date, now: Date): boolean {
+  const at = vote.at.getTime();
+  return at > lastSeenAt.getTime() && at >= now.getTime() - FIX_VOTE_WINDOW_MS && at <= now.getTime();
+}
+
+/** Distinct accounts whose "gone" vote counts at `now`. */
 export function currentGoneVoters(facts: HazardFacts, now: Date): number {
-  const windowStart = now.getTime() - FIX_VOTE_WINDOW_MS;
   const voters = new Set<string>();
-  for (const vote of facts.goneVotes) {
-    const at = vote.at.getTime();
-    if (at > facts.lastSeenAt.getTime() && at >= windowStart && at <= now.getTime()) voters.add(vote.device);
-  }
+  for (const vote of facts.goneVotes) if (voteCounts(vote, facts.lastSeenAt, now)) voters.add(vote.voter);
   return voters.size;
+}
+
+/**
+ * The voters whose votes can never count again (a sighting came after them, or they left the
+ * window): they make room, so accounts that voted long ago cannot fill a hazard's votes for good.
+ */
+export function staleGoneVoters(facts: HazardFacts, now: Date): string[] {
+  return facts.goneVotes.filter((vote) => !voteCounts(vote, facts.lastSeenAt, now)).map((vote) => vote.voter);
 }
 
 /** The status the facts imply at `now`. */
 export function hazardStatus(facts: HazardFacts, now: Date): HazardStatus {
   if (isFinal(facts.status)) return facts.status;
-  if (currentGoneVoters(facts, now) >= FIXING_DEVICES) return "fixed";
+  if (currentGoneVoters(facts, now) >= FIXING_VOTERS) return "fixed";
   if (now.getTime() > expiresAt(facts).getTime()) return "expired";
-  return new Set(facts.devices).size >= CONFIRMING_DEVICES ? "confirmed" : "reported";
+  return new Set(facts.reporters).size >= CONFIRMING_REPORTERS ? "confirmed" : "reported";
 }
 
 export interface HazardCandidate extends HazardFacts {

@@ -37,6 +37,13 @@ export function installHandshake(io: AppServer, ctx: NodeContext): void {
       ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
       return next(error);
     }
+    // A made-up id, or one issued to another account, would let one account speak as many devices.
+    if (!ctx.devices.verify(claims.userId, deviceId)) {
+      const error = new Error("unknown device") as Error & { data?: unknown };
+      error.data = { code: "FORBIDDEN", message: "This device id was not issued to this account: POST /api/devices" };
+      ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
+      return next(error);
+    }
     const userAgent = socket.handshake.headers["user-agent"];
     socket.data = {
       userId: claims.userId,

@@ -8,14 +8,15 @@ import {
   type HazardType,
   hazardStatus,
   isFinal,
-  MAX_REMEMBERED_DEVICES,
   MAX_REMEMBERED_GONE_VOTES,
+  MAX_REMEMBERED_REPORTERS,
   matchHazard,
+  staleGoneVoters,
 } from "../domain/hazard-rules.js";
 import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
 import { AppError } from "../errors.js";
 import type { RedisConnection } from "../redis/connection.js";
-import type { HazardDoc, HazardsRepository } from "../store/hazards.js";
+import { goneVotesOf, type HazardDoc, type HazardsRepository, reportersOf } from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
 import {
   type Assignment,
@@ -61,9 +62,10 @@ function member(doc: HazardDoc): ClusterMember {
   };
 }
 
-/** Remembers a device while the hazard's list has room (the rules never need more). */
-function deviceToRemember(doc: HazardDoc, device: string): string | null {
-  return doc.devices.includes(device) || doc.devices.length < MAX_REMEMBERED_DEVICES ? device : null;
+/** Remembers an account while the hazard's list has room (the rules never need more). */
+function reporterToRemember(doc: HazardDoc, account: string): string | null {
+  const known = reportersOf(doc);
+  return known.includes(account) || known.length < MAX_REMEMBERED_REPORTERS ? account : null;
 }
 
 /** How soon a failed restore of the hazards opened during a Redis outage is tried again. */
@@ -173,10 +175,10 @@ export class HazardTracker {
       cell,
       region: ngeohash.encode(event.latitude, event.longitude, ROAD_REGION_PRECISION),
       status: "reported",
-      devices: [event.deviceId],
+      reporters: [event.userId],
       reports: 1,
       reportIds: [event._id],
-      goneVotes: [],
+      fixVotes: {},
       firstReportedAt: event.recordedAt,
       lastSeenAt: event.recordedAt,
       updatedAt: now,
@@ -209,7 +211,7 @@ export class HazardTracker {
       }
       const report = {
         id: event._id,
-        device: deviceToRemember(current, event.deviceId),
+        reporter: reporterToRemember(current, event.userId),
         at: event.recordedAt,
         latitude: event.latitude,
         longitude: event.longitude,
@@ -265,8 +267,11 @@ export class HazardTracker {
     }
   }
 
-  /** `hazard:vote`: "still there" is a sighting, "gone" a vote towards `fixed`. */
-  async vote(hazardId: string, stillThere: boolean, device: string): Promise<HazardSummary> {
+  /**
+   * `hazard:vote` by an account: "still there" is a sighting, "gone" a vote towards `fixed` (its
+   * newest vote replaces its earlier one, so each account counts once).
+   */
+  async vote(hazardId: string, stillThere: boolean, account: string): Promise<HazardSummary> {
     const now = this.ctx.clock();
     const found = await this.hazards.findById(hazardId);
     if (found === null) throw new AppError(ErrorCodes.NotFound, "No hazard with this id");
@@ -277,10 +282,14 @@ export class HazardTracker {
       return summary;
     }
     if (stillThere) {
-      doc = await this.hazards.addSighting(doc._id, deviceToRemember(doc, device), now, now);
+      doc = await this.hazards.addSighting(doc._id, reporterToRemember(doc, account), now, now);
       await this.#updateCluster(doc);
-    } else if (doc.goneVotes.length < MAX_REMEMBERED_GONE_VOTES) {
-      doc = await this.hazards.addGoneVote(doc._id, { device, at: now }, now);
+    } else {
+      const stale = staleGoneVoters(hazardFacts(doc), now);
+      const kept = goneVotesOf(doc).filter((vote) => !stale.includes(vote.voter));
+      if (kept.length < MAX_REMEMBERED_GONE_VOTES || kept.some((vote) => vote.voter === account)) {
+        doc = await this.hazards.addGoneVote(doc._id, { voter: account, at: now }, stale, now);
+      }
     }
     doc = await this.#settle(doc, now);
     const summary = hazardSummary(doc, now);

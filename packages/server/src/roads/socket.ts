@@ -27,7 +27,7 @@ export function roadSocketHandlers(ctx: NodeContext, roads: Roads): SocketHandle
         roads.ingest.submit(payload.observations, { userId: socket.data.userId, deviceId: socket.data.deviceId }),
       );
       handleEvent(socket, ctx, ClientEvents.HazardVote, validateVote, async (payload) => ({
-        hazard: await roads.hazards.vote(payload.hazardId, payload.stillThere, socket.data.deviceId),
+        hazard: await roads.hazards.vote(payload.hazardId, payload.stillThere, socket.data.userId),
       }));
     },
   };

@@ -1,7 +1,7 @@
 import type { HazardSummary, SegmentSummary } from "@roadpulse/protocol";
 import { expiresAt, type HazardFacts, hazardStatus } from "../domain/hazard-rules.js";
 import { segmentQuality } from "../domain/segment-quality.js";
-import type { HazardDoc } from "../store/hazards.js";
+import { goneVotesOf, type HazardDoc, reportersOf } from "../store/hazards.js";
 import type { SegmentDoc } from "../store/segments.js";
 
 /** A stored segment as clients see it: the quality is derived from the sums at read time. */
@@ -33,9 +33,9 @@ export function hazardFacts(doc: HazardDoc): HazardFacts {
     latitude: doc.latitude,
     longitude: doc.longitude,
     status: doc.status,
-    devices: doc.devices,
+    reporters: reportersOf(doc),
     lastSeenAt: doc.lastSeenAt,
-    goneVotes: doc.goneVotes,
+    goneVotes: goneVotesOf(doc),
   };
 }
 
@@ -47,7 +47,7 @@ export function hazardSummary(doc: HazardDoc, now: Date): HazardSummary {
     latitude: doc.latitude,
     longitude: doc.longitude,
     status: hazardStatus(hazardFacts(doc), now),
-    devices: doc.devices.length,
+    reporters: reportersOf(doc).length,
     reports: doc.reports,
     firstReportedAt: doc.firstReportedAt.toISOString(),
     lastSeenAt: doc.lastSeenAt.toISOString(),

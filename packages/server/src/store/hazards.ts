@@ -29,11 +29,19 @@ export interface HazardDoc {
   /** geohash-5 region, for bounding-box reads. */
   region: string;
   status: HazardStatus;
-  devices: string[];
+  /** Distinct accounts that reported it or voted it still there (up to MAX_REMEMBERED_REPORTERS). */
+  reporters: string[];
   reports: number;
   /** Ids of the newest reports counted (see MAX_REMEMBERED_REPORTS); absent on older hazards. */
   reportIds?: string[];
-  goneVotes: GoneVote[];
+  /** Account id → its newest "gone" vote: one vote per account per hazard. */
+  fixVotes: Record<string, Date>;
+  /**
+   * Hazards stored before device ids were bound to accounts counted devices and device votes:
+   * read as reporters and voters (they were distinct then), never written.
+   */
+  devices?: string[];
+  goneVotes?: Array<{ device: string; at: Date }>;
   firstReportedAt: Date;
   lastSeenAt: Date;
   updatedAt: Date;
@@ -50,12 +58,27 @@ export function positionSums(doc: HazardDoc): PositionSums {
 }
 export const OPEN_STATUSES: HazardStatus[] = ["reported", "confirmed"];
 
+/** The distinct accounts behind a hazard's sightings, older hazards' devices included. */
+export function reportersOf(doc: HazardDoc): string[] {
+  return doc.devices === undefined ? (doc.reporters ?? []) : [...new Set([...(doc.reporters ?? []), ...doc.devices])];
+}
+
+/** A hazard's "gone" votes, one per account (older hazards' device votes included). */
+export function goneVotesOf(doc: HazardDoc): GoneVote[] {
+  const votes = Object.entries(doc.fixVotes ?? {}).map(([voter, at]) => ({ voter, at }));
+  for (const vote of doc.goneVotes ?? []) votes.push({ voter: vote.device, at: vote.at });
+  return votes;
+}
+
+/** Account ids are ObjectId hex strings: safe as a field name in `fixVotes.<id>`. */
+const ACCOUNT_ID = /^[0-9a-f]{24}$/;
+
 /** One pothole/bump report as it counts towards a hazard. */
 export interface HazardReport extends Point {
   /** The observation's id: a hazard counts each one once. */
   id: string;
-  /** The reporting device, or null when the hazard's device list is full. */
-  device: string | null;
+  /** The reporting account, or null when the hazard's list of reporters is full. */
+  reporter: string | null;
   at: Date;
 }
 
@@ -113,38 +136,36 @@ export class HazardsRepository {
           $set: { ...sums, ...position, reportIds, updatedAt: now },
           $inc: { reports: 1 },
           $max: { lastSeenAt: report.at },
-          ...(report.device === null ? {} : { $addToSet: { devices: report.device } }),
+          ...(report.reporter === null ? {} : { $addToSet: { reporters: report.reporter } }),
         },
         { writeConcern: DURABLE },
       ),
     );
     if (result.matchedCount === 0) return null;
-    const devices =
-      report.device === null || current.devices.includes(report.device)
-        ? current.devices
-        : [...current.devices, report.device];
+    const known = current.reporters ?? [];
+    const reporters = report.reporter === null || known.includes(report.reporter) ? known : [...known, report.reporter];
     const lastSeenAt = report.at > current.lastSeenAt ? report.at : current.lastSeenAt;
     return {
       ...current,
       ...sums,
       ...position,
       reportIds,
-      devices,
+      reporters,
       lastSeenAt,
       reports: current.reports + 1,
       updatedAt: now,
     };
   }
 
-  /** A "still there" vote: one more sighting, by a device remembered while there is room. */
-  async addSighting(id: ObjectId, device: string | null, at: Date, now: Date): Promise<HazardDoc> {
+  /** A "still there" vote: one more sighting, by an account remembered while there is room. */
+  async addSighting(id: ObjectId, reporter: string | null, at: Date, now: Date): Promise<HazardDoc> {
     const updated = await timedWrite(this.metrics, HAZARDS, () =>
       this.#collection.findOneAndUpdate(
         { _id: id },
         {
           $max: { lastSeenAt: at },
           $set: { updatedAt: now },
-          ...(device === null ? {} : { $addToSet: { devices: device } }),
+          ...(reporter === null ? {} : { $addToSet: { reporters: reporter } }),
         },
         { returnDocument: "after", writeConcern: DURABLE },
       ),
@@ -153,11 +174,21 @@ export class HazardsRepository {
     return updated;
   }
 
-  async addGoneVote(id: ObjectId, vote: GoneVote, now: Date): Promise<HazardDoc> {
+  /**
+   * Sets the account's "gone" vote (replacing its earlier one) and drops the votes of `stale`
+   * voters, which can never count again, in one update.
+   */
+  async addGoneVote(id: ObjectId, vote: GoneVote, stale: string[], now: Date): Promise<HazardDoc> {
+    if (!ACCOUNT_ID.test(vote.voter)) throw new Error("a gone vote's voter is an account id");
+    // Older hazards' device votes are not in `fixVotes`: they stay, and stop counting in time.
+    const dropped = stale.filter((voter) => voter !== vote.voter && ACCOUNT_ID.test(voter));
     const updated = await timedWrite(this.metrics, HAZARDS, () =>
       this.#collection.findOneAndUpdate(
         { _id: id },
-        { $addToSet: { goneVotes: vote }, $set: { updatedAt: now } },
+        {
+          $set: { [`fixVotes.${vote.voter}`]: vote.at, updatedAt: now },
+          ...(dropped.length === 0 ? {} : { $unset: Object.fromEntries(dropped.map((v) => [`fixVotes.${v}`, ""])) }),
+        },
         { returnDocument: "after", writeConcern: DURABLE },
       ),
     );

@@ -1,7 +1,7 @@
 import { MongoClient } from "mongodb";
 import { io as connect, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { adminCli, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { adminCli, dropDatabase, register, registerDevice, startTestNode, type TestNode } from "../support/env.js";
 
 async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
   const response = await fetch(url, {
@@ -201,7 +201,7 @@ describe("accounts and authentication", () => {
 
     it("accepts a valid token and refuses everything else with connect_error", async () => {
       const account = await register(node.url, "socket");
-      const good = open({ token: account.token });
+      const good = open({ token: account.token }, await registerDevice(node.url, account.token));
       expect(await outcome(good)).toEqual({ connected: true });
       good.close();
 
@@ -216,6 +216,39 @@ describe("accounts and authentication", () => {
       const noDevice = open({ token: account.token }, "x");
       expect(await outcome(noDevice)).toMatchObject({ connected: false, data: { code: "BAD_REQUEST" } });
       noDevice.close();
+    });
+
+    it("takes only device ids the server issued to the token's account", async () => {
+      const [owner, other] = await Promise.all([register(node.url, "owner"), register(node.url, "other")]);
+      const issued = await fetch(`${node.url}/api/devices`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${owner.token}` },
+      });
+      expect(issued.status).toBe(201);
+      const { deviceId } = (await issued.json()) as { deviceId: string };
+      expect(deviceId).toMatch(/^[A-Za-z0-9._:-]{8,128}$/);
+      expect(await registerDevice(node.url, owner.token)).not.toBe(deviceId);
+      expect((await fetch(`${node.url}/api/devices`, { method: "POST" })).status).toBe(401);
+
+      const [nonce, tag] = deviceId.split(".") as [string, string];
+      const flipped = `${tag.slice(0, -1)}${tag.endsWith("A") ? "B" : "A"}`;
+      // Made up, another account's, its tag moved to another nonce, or one bit off: all refused.
+      for (const [token, id] of [
+        [owner.token, "my-own-phone-0001"],
+        [other.token, deviceId],
+        [owner.token, `other-nonce.${tag}`],
+        [owner.token, `${nonce}.${flipped}`],
+      ] as const) {
+        const socket = open({ token }, id);
+        expect(await outcome(socket)).toEqual({
+          connected: false,
+          data: { code: "FORBIDDEN", message: expect.stringContaining("POST /api/devices") },
+        });
+        socket.close();
+      }
+      const mine = open({ token: owner.token }, deviceId);
+      expect(await outcome(mine)).toEqual({ connected: true });
+      mine.close();
     });
 
     it("refuses a token signed with another secret", async () => {

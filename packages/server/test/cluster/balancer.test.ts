@@ -22,7 +22,7 @@ describe("the balancer while a node's store is slow", () => {
   it("passes a node's failing health answer through, and keeps sending that node its devices", async () => {
     const account = await register(cluster.url, "balancer");
     const home = cluster.node(0);
-    const deviceId = await deviceIdOn(cluster.url, home.nodeId, "probe");
+    const deviceId = await deviceIdOn(cluster.url, home.nodeId, account.token);
     const storePid = cluster.store?.service?.child.pid;
     if (storePid === undefined) throw new Error("the private store has no process to pause");
 

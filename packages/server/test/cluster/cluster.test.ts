@@ -1,9 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { waitFor } from "@roadpulse/devstack";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { deviceIdOn, startTestCluster, type TestCluster } from "../support/cluster.js";
 import { connected, emitAck, HERE, NEXT_DOOR, openDevice } from "../support/devices.js";
-import { register } from "../support/env.js";
+import { register, registerDevice } from "../support/env.js";
 
 /**
  * End-to-end through nginx with node processes: what a fleet spread over several nodes must
@@ -22,8 +21,12 @@ describe("three nodes behind nginx", () => {
   it("delivers presence changes to a device on another node in the same region", async () => {
     const [nodeA, nodeB] = [cluster.node(0).nodeId, cluster.node(1).nodeId];
     const account = await register(cluster.url, "fleet");
-    const a = await connected(openDevice(cluster.url, account.token, await deviceIdOn(cluster.url, nodeA, "a")));
-    const b = await connected(openDevice(cluster.url, account.token, await deviceIdOn(cluster.url, nodeB, "b")));
+    const a = await connected(
+      openDevice(cluster.url, account.token, await deviceIdOn(cluster.url, nodeA, account.token)),
+    );
+    const b = await connected(
+      openDevice(cluster.url, account.token, await deviceIdOn(cluster.url, nodeB, account.token)),
+    );
     onTestFinished(() => {
       a.close();
       b.close();
@@ -56,7 +59,9 @@ async function pollForAMinute(
   cluster: TestCluster,
 ): Promise<{ problems: string[]; acks: number; sameSession: boolean }> {
   const account = await register(cluster.url, "poller");
-  const socket = await connected(openDevice(cluster.url, account.token, `poll-${randomUUID()}`, ["polling"]));
+  const socket = await connected(
+    openDevice(cluster.url, account.token, await registerDevice(cluster.url, account.token), ["polling"]),
+  );
   try {
     const problems: string[] = [];
     socket.on("disconnect", (reason) => problems.push(`disconnect: ${reason}`));

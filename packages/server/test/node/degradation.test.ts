@@ -9,6 +9,7 @@ import {
   connectDevice,
   mongoUri,
   register,
+  registerDevice,
   startTestNode,
   type TestNode,
   uniqueDbName,
@@ -103,13 +104,14 @@ describe("graceful degradation", () => {
     const node = await startTestNode({ MONGODB_URI: uri, MONGODB_TIMEOUT_MS: "2000" });
     cleanups.push(() => node.close());
     const account = await register(node.url, "stall");
+    const deviceId = await registerDevice(node.url, account.token);
     const post = (batch: unknown[]) =>
       fetch(`${node.url}/api/observations`, {
         method: "POST",
         headers: {
           "content-type": "application/json",
           authorization: `Bearer ${account.token}`,
-          "x-device-id": "device-stall-0001",
+          "x-device-id": deviceId,
         },
         body: JSON.stringify({ observations: batch }),
       });

@@ -1,6 +1,6 @@
 import { io as connectClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { dropDatabase, register, registerDevice, startTestNode, type TestNode } from "../support/env.js";
 
 /** What a browser page's connection gets, by the Origin it sends, over either transport. */
 async function attempt(
@@ -11,7 +11,7 @@ async function attempt(
 ): Promise<"connected" | string> {
   const socket = connectClient(url, {
     auth: { token },
-    query: { deviceId: `origin-${transport}-${Math.random().toString(36).slice(2, 10)}` },
+    query: { deviceId: await registerDevice(url, token) },
     transports: [transport],
     reconnection: false,
     timeout: 10_000,

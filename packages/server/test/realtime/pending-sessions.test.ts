@@ -2,7 +2,7 @@ import { waitFor } from "@roadpulse/devstack";
 import { io as connectClient } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { connected } from "../support/devices.js";
-import { dropDatabase, limitsBitten, register, startTestNode, type TestNode } from "../support/env.js";
+import { dropDatabase, limitsBitten, register, registerDevice, startTestNode, type TestNode } from "../support/env.js";
 
 /**
  * Engine.IO sessions opened without credentials, per client address. The node sits behind nginx
@@ -49,7 +49,7 @@ describe("unauthenticated sessions per client address", () => {
     for (let i = 0; i < 8; i++) {
       const device = connectClient(node.url, {
         auth: { token },
-        query: { deviceId: `carrier-device-${i}` },
+        query: { deviceId: await registerDevice(node.url, token) },
         transports: ["polling"],
         reconnection: false,
         extraHeaders: { "x-forwarded-for": "198.51.100.7" },

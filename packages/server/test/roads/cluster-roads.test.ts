@@ -1,11 +1,10 @@
-import { randomUUID } from "node:crypto";
 import { waitFor } from "@roadpulse/devstack";
 import { Redis } from "ioredis";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { deviceIdOn, nodeForDevice, startTestCluster, type TestCluster } from "../support/cluster.js";
 import { connected, emitAck, HERE, NEXT_DOOR, observation, openDevice } from "../support/devices.js";
-import { register } from "../support/env.js";
+import { register, registerDevice } from "../support/env.js";
 
 /** Road data and fail-over through nginx with three node processes. */
 describe("road data across three nodes behind nginx", () => {
@@ -20,7 +19,7 @@ describe("road data across three nodes behind nginx", () => {
   it("tells a device on another node, in the neighbouring region, that a hazard was confirmed", async () => {
     const account = await register(cluster.url, "hazards");
     const listener = await connected(
-      openDevice(cluster.url, account.token, await deviceIdOn(cluster.url, cluster.node(1).nodeId, "listener")),
+      openDevice(cluster.url, account.token, await deviceIdOn(cluster.url, cluster.node(1).nodeId, account.token)),
     );
     onTestFinished(() => {
       listener.close();
@@ -29,13 +28,13 @@ describe("road data across three nodes behind nginx", () => {
     const hazards: Array<{ status: string }> = [];
     listener.on("hazard:updated", (update) => hazards.push(update));
 
-    // Three devices, each on another node than the listener's, report the same pothole.
+    // Three people, each on another node than the listener's, report the same pothole.
     const reporters = await Promise.all(
-      [0, 2, 0].map(async (node, i) =>
-        connected(
-          openDevice(cluster.url, account.token, await deviceIdOn(cluster.url, cluster.node(node).nodeId, `r${i}`)),
-        ),
-      ),
+      [0, 2, 0].map(async (node) => {
+        const person = await register(cluster.url, `reporter-${node}`);
+        const deviceId = await deviceIdOn(cluster.url, cluster.node(node).nodeId, person.token);
+        return await connected(openDevice(cluster.url, person.token, deviceId));
+      }),
     );
     onTestFinished(() => {
       for (const reporter of reporters) reporter.close();
@@ -64,7 +63,10 @@ describe("road data across three nodes behind nginx", () => {
     const account = await register(cluster.url, "failover");
     const devices = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
-        const deviceId = i < 20 ? await deviceIdOn(cluster.url, victimId, `v${i}`) : `fleet-${i}-${randomUUID()}`;
+        const deviceId =
+          i < 20
+            ? await deviceIdOn(cluster.url, victimId, account.token)
+            : await registerDevice(cluster.url, account.token);
         return connected(openDevice(cluster.url, account.token, deviceId));
       }),
     );
@@ -140,7 +142,7 @@ describe("road data across three nodes behind nginx", () => {
     // nginx retries a node it marked failed after fail_timeout (3 s): wait until it routes there.
     const lateDevice = await waitFor(
       "nginx to route devices to the restarted node",
-      () => deviceIdOn(cluster.url, victimId, "late").catch(() => undefined),
+      () => deviceIdOn(cluster.url, victimId, account.token).catch(() => undefined),
       15_000,
       200,
     );

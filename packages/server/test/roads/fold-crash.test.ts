@@ -6,7 +6,7 @@ import { freePort, type NodeProcess, startNodeProcess, waitFor } from "@roadpuls
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connected, emitAck, observation, openDevice } from "../support/devices.js";
-import { mongoUri, redisUrl, register, TEST_JWT_SECRET, uniqueDbName } from "../support/env.js";
+import { mongoUri, redisUrl, register, registerDevice, TEST_JWT_SECRET, uniqueDbName } from "../support/env.js";
 
 /** Segments of one batch: one upsert each, then one command of region-days. */
 const SEGMENTS = 120;
@@ -77,7 +77,7 @@ describe("a node SIGKILLed in the middle of a fold", { timeout: 420_000 }, () =>
     const acked: string[] = [];
     for (const [n, node] of crashing.entries()) {
       const device = await connected(
-        openDevice(node.url, account.token, `crash-${n}-${randomBytes(3).toString("hex")}`),
+        openDevice(node.url, account.token, await registerDevice(node.url, account.token)),
       );
       const batch = Array.from({ length: SEGMENTS * SAMPLES_PER_SEGMENT }, (_, i) =>
         observation({ latitude: 28.6 + n * 0.1 + Math.floor(i / SAMPLES_PER_SEGMENT) * 0.0005, longitude: 77.2 }),

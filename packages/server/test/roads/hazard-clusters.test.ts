@@ -39,12 +39,12 @@ function freshBase(): { latitude: number; longitude: number } {
   return { latitude: 60 + Math.random() * 5, longitude: 6 + Math.random() * 6 };
 }
 
-/** A stored pothole report as ingest hands it to the aggregator. */
-function pothole(at: { latitude: number; longitude: number }, deviceId: string, recordedAt: Date): ObservationDoc {
+/** A stored pothole report by an account, as ingest hands it to the aggregator. */
+function pothole(at: { latitude: number; longitude: number }, account: string, recordedAt: Date): ObservationDoc {
   return {
     _id: randomUUID(),
-    userId: "u",
-    deviceId,
+    userId: account,
+    deviceId: `device-of-${account}`,
     ...at,
     recordedAt,
     receivedAt: recordedAt,
@@ -133,9 +133,10 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
 
   it("opens one hazard per pothole when two nodes get its first reports at the same instant", async () => {
     const { a, b, hazards } = await twoNodes();
-    const account = await register(a.url, "race");
+    // Two people, each through another node: every pothole gets two distinct reporters.
     const devices: ClientSocket[] = [];
     for (const node of [a, b]) {
+      const account = await register(node.url, "race");
       const socket = await connectDevice(node.url, account.token);
       cleanups.push(() => socket.close());
       devices.push(socket);
@@ -162,20 +163,20 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     }
     const all = await counted(40);
     expect(all).toHaveLength(20);
-    expect(all.every((doc) => doc.reports === 2 && doc.devices.length === 2)).toBe(true);
+    expect(all.every((doc) => doc.reports === 2 && doc.reporters.length === 2)).toBe(true);
 
     // And straight into both nodes' trackers, awaited together: the tightest race there is.
     const now = new Date();
     const tight = Array.from({ length: 20 }, (_, i) => spot(base, 10_000 + i * 200));
     for (const at of tight) {
       await Promise.all([
-        a.services.roads.hazards.applyEvents([pothole(at, "dev-a", now)], now),
-        b.services.roads.hazards.applyEvents([pothole(at, "dev-b", now)], now),
+        a.services.roads.hazards.applyEvents([pothole(at, "account-a", now)], now),
+        b.services.roads.hazards.applyEvents([pothole(at, "account-b", now)], now),
       ]);
     }
     const after = await hazards();
     expect(after).toHaveLength(40);
-    expect(after.every((doc) => doc.reports === 2 && doc.devices.length === 2)).toBe(true);
+    expect(after.every((doc) => doc.reports === 2 && doc.reporters.length === 2)).toBe(true);
   });
 
   it("counts nothing twice when a round is applied again, on the same node or another", async () => {
@@ -183,25 +184,25 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const base = freshBase();
     const now = new Date();
     const round = [
-      pothole(spot(base, 0), "dev-1", new Date(now.getTime() - 3_000)),
-      pothole(spot(base, 4), "dev-2", new Date(now.getTime() - 2_000)),
-      pothole(spot(base, -3, 2), "dev-3", new Date(now.getTime() - 1_000)),
+      pothole(spot(base, 0), "account-1", new Date(now.getTime() - 3_000)),
+      pothole(spot(base, 4), "account-2", new Date(now.getTime() - 2_000)),
+      pothole(spot(base, -3, 2), "account-3", new Date(now.getTime() - 1_000)),
     ];
     const first = await a.services.roads.hazards.applyEvents(round, now);
-    expect(first.map((doc) => [doc.reports, doc.devices.length, doc.status])).toEqual([[3, 3, "confirmed"]]);
+    expect(first.map((doc) => [doc.reports, doc.reporters.length, doc.status])).toEqual([[3, 3, "confirmed"]]);
     const [stored] = await hazards();
 
     // Recovery: the same journal entry taken over by another node, then by the first again.
     expect(await b.services.roads.hazards.applyEvents(round, now)).toEqual([]);
     expect(await a.services.roads.hazards.applyEvents([...round].reverse(), now)).toEqual([]);
     const [again] = await hazards();
-    expect(again).toMatchObject({ reports: 3, positions: 3, devices: ["dev-1", "dev-2", "dev-3"] });
+    expect(again).toMatchObject({ reports: 3, positions: 3, reporters: ["account-1", "account-2", "account-3"] });
     expect(again?.latitude).toBe(stored?.latitude);
     expect(again?.reportIds).toEqual(round.map((event) => event._id));
 
     // A round that opened the hazard and died before the rest: re-applied whole, still one each.
     const next = spot(base, 1_000);
-    const partial = [pothole(next, "dev-1", now), pothole(spot(base, 1_005), "dev-2", now)];
+    const partial = [pothole(next, "account-1", now), pothole(spot(base, 1_005), "account-2", now)];
     await a.services.roads.hazards.applyEvents(partial.slice(0, 1), now);
     await b.services.roads.hazards.applyEvents(partial, now);
     const docs = await hazards();
@@ -213,7 +214,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const { a, b, hazards } = await twoNodes();
     const base = freshBase();
     const now = new Date();
-    await a.services.roads.hazards.applyEvents([pothole(spot(base, 0), "dev-1", now)], now);
+    await a.services.roads.hazards.applyEvents([pothole(spot(base, 0), "account-1", now)], now);
     const redis = new Redis(a.env.REDIS_URL ?? "");
     cleanups.push(() => redis.disconnect());
     const region = ngeohash.encode(base.latitude, base.longitude, 5);
@@ -223,10 +224,10 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     expect(lost.length).toBeGreaterThanOrEqual(2);
     await redis.del(...lost);
 
-    await b.services.roads.hazards.applyEvents([pothole(spot(base, 6), "dev-2", now)], now);
+    await b.services.roads.hazards.applyEvents([pothole(spot(base, 6), "account-2", now)], now);
     const docs = await hazards();
     expect(docs).toHaveLength(1);
-    expect(docs[0]).toMatchObject({ reports: 2, devices: ["dev-1", "dev-2"] });
+    expect(docs[0]).toMatchObject({ reports: 2, reporters: ["account-1", "account-2"] });
     // Loaded back into Redis: the next report is matched there.
     expect(await redis.geopos(Keys.hazardGeo(region, "pothole"), docs[0]?._id.toHexString() ?? "")).not.toEqual([null]);
   });
@@ -239,19 +240,20 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const key = Keys.hazardGeo(ngeohash.encode(base.latitude, base.longitude, 5), "pothole");
     const tracker = a.services.roads.hazards;
     const now = new Date();
-    const [opened] = await tracker.applyEvents([pothole(spot(base, 0), "dev-1", now)], now);
+    const [opened] = await tracker.applyEvents([pothole(spot(base, 0), "account-1", now)], now);
     const id = opened?._id.toHexString() ?? "";
     expect(await redis.zscore(key, id)).not.toBeNull();
 
-    await tracker.vote(id, false, "dev-2");
-    await tracker.vote(id, false, "dev-3");
+    // Two people vote it gone (votes are keyed by account id).
+    await tracker.vote(id, false, new ObjectId().toHexString());
+    await tracker.vote(id, false, new ObjectId().toHexString());
     expect(await redis.zscore(key, id)).toBeNull();
-    const [reopened] = await tracker.applyEvents([pothole(spot(base, 2), "dev-4", now)], now);
+    const [reopened] = await tracker.applyEvents([pothole(spot(base, 2), "account-4", now)], now);
     expect(reopened?._id.toHexString()).not.toBe(id);
 
     // 91 days on, the second one has expired: the next event there prunes it and opens a third.
     const later = new Date(now.getTime() + EXPIRY_MS + DAY);
-    const [third] = await tracker.applyEvents([pothole(spot(base, 1), "dev-5", later)], later);
+    const [third] = await tracker.applyEvents([pothole(spot(base, 1), "account-5", later)], later);
     expect(third?._id.toHexString()).not.toBe(reopened?._id.toHexString());
     expect(await redis.zscore(key, reopened?._id.toHexString() ?? "")).toBeNull();
     expect((await hazards()).map((doc) => doc.reports)).toEqual([1, 1, 1]);
@@ -270,7 +272,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const base = freshBase();
     const now = new Date();
     // A known pothole, so the cells around it are loaded into Redis (and saved with it).
-    await a.services.roads.hazards.applyEvents([pothole(spot(base, 0), "dev-1", now)], now);
+    await a.services.roads.hazards.applyEvents([pothole(spot(base, 0), "account-1", now)], now);
     const before = new Redis(first.url);
     await before.save();
     before.disconnect();
@@ -279,7 +281,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
 
     // A new pothole 40 m away, and a second report of the known one: built from MongoDB alone.
     const changed = await a.services.roads.hazards.applyEvents(
-      [pothole(spot(base, 40), "dev-2", now), pothole(spot(base, 2), "dev-3", now)],
+      [pothole(spot(base, 40), "account-2", now), pothole(spot(base, 2), "account-3", now)],
       now,
     );
     expect(changed.map((doc) => doc.reports).sort()).toEqual([1, 2]);
@@ -296,7 +298,7 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     );
     await waitFor("node b to see Redis", () => b.ctx.redis.available);
 
-    await b.services.roads.hazards.applyEvents([pothole(spot(base, 42), "dev-4", now)], now);
+    await b.services.roads.hazards.applyEvents([pothole(spot(base, 42), "account-4", now)], now);
     const docs = await hazards();
     expect(docs).toHaveLength(2);
     expect(docs.find((doc) => doc._id.toHexString() === outageId)).toMatchObject({ reports: 2 });

@@ -5,7 +5,15 @@ import { type MongoInstance, startFerretDB, waitFor } from "@roadpulse/devstack"
 import { MongoClient } from "mongodb";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode, uniqueDbName } from "../support/env.js";
+import {
+  connectDevice,
+  dropDatabase,
+  register,
+  registerDevice,
+  startTestNode,
+  type TestNode,
+  uniqueDbName,
+} from "../support/env.js";
 import { type AckReply, emitWithAck, getJson, observation, submit } from "../support/roads.js";
 
 describe("exactly-once ingest", () => {
@@ -51,7 +59,8 @@ describe("exactly-once ingest", () => {
   });
 
   it("stores a batch sent concurrently to two nodes once, the two acks splitting it", async () => {
-    const [onA, onB] = await Promise.all([device(nodeA, "device-twin-0001"), device(nodeB, "device-twin-0001")]);
+    const twin = await registerDevice(nodeA.url, token);
+    const [onA, onB] = await Promise.all([device(nodeA, twin), device(nodeB, twin)]);
     const batch = Array.from({ length: 300 }, () => observation());
     const [ackA, ackB] = await Promise.all([submit(onA, batch), submit(onB, batch)]);
     if (!ackA.ok || !ackB.ok) throw new Error(`unexpected acks ${JSON.stringify([ackA, ackB])}`);
@@ -148,13 +157,14 @@ describe("exactly-once ingest", () => {
 
   it("takes the same batch over HTTP, on the same path (duplicates across transports)", async () => {
     const batch = [observation(), observation()];
+    const deviceId = await registerDevice(nodeB.url, token);
     const post = (body: unknown, headers: Record<string, string> = {}) =>
       fetch(`${nodeB.url}/api/observations`, {
         method: "POST",
         headers: {
           "content-type": "application/json",
           authorization: `Bearer ${token}`,
-          "x-device-id": "device-offline-01",
+          "x-device-id": deviceId,
           ...headers,
         },
         body: typeof body === "string" ? body : JSON.stringify(body),
@@ -167,6 +177,16 @@ describe("exactly-once ingest", () => {
 
     expect((await post({ observations: batch }, { authorization: "Bearer forged" })).status).toBe(401);
     expect((await post({ observations: batch }, { "x-device-id": "x" })).status).toBe(400);
+    // A made-up id, or another account's device: refused, nothing stored.
+    const other = await register(nodeB.url, "someone-else");
+    const othersDevice = await registerDevice(nodeB.url, other.token);
+    const fresh = [observation()];
+    for (const id of ["device-offline-01", othersDevice, `${deviceId.split(".")[0]}.${othersDevice.split(".")[1]}`]) {
+      const refused = await post({ observations: fresh }, { "x-device-id": id });
+      expect(refused.status).toBe(403);
+      expect(await refused.json()).toEqual({ error: { code: "FORBIDDEN", message: expect.any(String) } });
+    }
+    expect(await stored(fresh.map((o) => o.id))).toBe(0);
     const huge = { observations: Array.from({ length: 500 }, () => ({ ...observation(), pad: "x".repeat(600) })) };
     const tooLarge = await post(huge);
     expect(tooLarge.status).toBe(413);

@@ -12,6 +12,7 @@ import {
   MAX_REMEMBERED_REPORTS,
   matchHazard,
   rememberReport,
+  staleGoneVoters,
 } from "../../src/domain/hazard-rules.js";
 import { checkRecordedAt, utcDay } from "../../src/domain/observation-rules.js";
 import { parseSegmentKey, roadAxis, segmentKey } from "../../src/domain/segment-key.js";
@@ -152,33 +153,33 @@ describe("hazard rules", () => {
     latitude: 48.8566,
     longitude: 2.3522,
     status: "reported",
-    devices: ["a"],
+    reporters: ["a"],
     lastSeenAt: ago(DAY),
     goneVotes: [],
   };
 
   it.each<[string, Partial<HazardFacts>, string]>([
-    ["one device", {}, "reported"],
-    ["two devices", { devices: ["a", "b"] }, "reported"],
-    ["three distinct devices", { devices: ["a", "b", "c"] }, "confirmed"],
-    ["one gone vote", { goneVotes: [{ device: "x", at: ago(1000) }] }, "reported"],
+    ["one account", {}, "reported"],
+    ["two accounts", { reporters: ["a", "b"] }, "reported"],
+    ["three distinct accounts", { reporters: ["a", "b", "c"] }, "confirmed"],
+    ["one gone vote", { goneVotes: [{ voter: "x", at: ago(1000) }] }, "reported"],
     [
-      "two gone votes by one device",
+      "two gone votes by one account",
       {
         goneVotes: [
-          { device: "x", at: ago(1000) },
-          { device: "x", at: ago(500) },
+          { voter: "x", at: ago(1000) },
+          { voter: "x", at: ago(500) },
         ],
       },
       "reported",
     ],
     [
-      "two devices say gone",
+      "two accounts say gone",
       {
-        devices: ["a", "b", "c"],
+        reporters: ["a", "b", "c"],
         goneVotes: [
-          { device: "x", at: ago(1000) },
-          { device: "y", at: ago(500) },
+          { voter: "x", at: ago(1000) },
+          { voter: "y", at: ago(500) },
         ],
       },
       "fixed",
@@ -188,8 +189,8 @@ describe("hazard rules", () => {
       {
         lastSeenAt: ago(40 * DAY),
         goneVotes: [
-          { device: "x", at: ago(FIX_VOTE_WINDOW_MS + 1000) },
-          { device: "y", at: ago(500) },
+          { voter: "x", at: ago(FIX_VOTE_WINDOW_MS + 1000) },
+          { voter: "y", at: ago(500) },
         ],
       },
       "reported",
@@ -199,18 +200,32 @@ describe("hazard rules", () => {
       {
         lastSeenAt: ago(100),
         goneVotes: [
-          { device: "x", at: ago(1000) },
-          { device: "y", at: ago(500) },
+          { voter: "x", at: ago(1000) },
+          { voter: "y", at: ago(500) },
         ],
       },
       "reported",
     ],
     ["last seen 90 days ago, exactly", { lastSeenAt: ago(EXPIRY_MS) }, "reported"],
-    ["last seen over 90 days ago", { devices: ["a", "b", "c"], lastSeenAt: ago(EXPIRY_MS + 1) }, "expired"],
-    ["already fixed, new devices", { status: "fixed", devices: ["a", "b", "c", "d"] }, "fixed"],
+    ["last seen over 90 days ago", { reporters: ["a", "b", "c"], lastSeenAt: ago(EXPIRY_MS + 1) }, "expired"],
+    ["already fixed, new accounts", { status: "fixed", reporters: ["a", "b", "c", "d"] }, "fixed"],
     ["already expired", { status: "expired" }, "expired"],
   ])("%s → %s", (_what, facts, status) => {
     expect(hazardStatus({ ...base, ...facts }, now)).toBe(status);
+  });
+
+  it("makes room among gone votes only with votes that can never count again", () => {
+    const facts: HazardFacts = {
+      ...base,
+      lastSeenAt: ago(10 * DAY),
+      goneVotes: [
+        { voter: "before the last sighting", at: ago(11 * DAY) },
+        { voter: "outside the window", at: ago(FIX_VOTE_WINDOW_MS + 1000) },
+        { voter: "current", at: ago(DAY) },
+      ],
+    };
+    expect(staleGoneVoters(facts, now).sort()).toEqual(["before the last sighting", "outside the window"]);
+    expect(staleGoneVoters({ ...facts, lastSeenAt: ago(40 * DAY) }, now)).toEqual(["outside the window"]);
   });
 
   it("joins the nearest open hazard of the same type within 15 m, else none", () => {

@@ -1,5 +1,6 @@
 import { waitFor } from "@roadpulse/devstack";
 import type { HazardSummary, SegmentSummary } from "@roadpulse/protocol";
+import { MongoClient, ObjectId } from "mongodb";
 import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -39,10 +40,16 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     await dropDatabase(uri);
   });
 
-  async function device(name: string): Promise<ClientSocket> {
-    const socket = await connectDevice(node.url, token, { deviceId: `device-${name}-0000` });
+  /** A phone of the test's shared account (or of `as`), registered as the app does at first start. */
+  async function device(_name: string, as = token): Promise<ClientSocket> {
+    const socket = await connectDevice(node.url, as);
     sockets.push(socket);
     return socket;
+  }
+
+  /** A phone of an account of its own: another person. */
+  async function person(name: string): Promise<ClientSocket> {
+    return await device(name, (await register(node.url, name)).token);
   }
 
   async function segment(id: string, until: (s: SegmentSummary) => boolean): Promise<SegmentSummary> {
@@ -92,7 +99,7 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     expect(await segment(id.replace(".ew", ".ns"), (s) => s.count === 1)).toMatchObject({ class: "good" });
   });
 
-  it("clusters pothole events within 15 m and confirms at 3 devices; a neighbouring region hears it", async () => {
+  it("clusters pothole events within 15 m and confirms at 3 accounts; a neighbouring region hears it", async () => {
     const at = offset(5_000, 0);
     const region = ngeohash.encode(at.latitude, at.longitude, node.ctx.config.regionPrecision);
     // A device whose own region is a neighbour of the hazard's region, and one far away.
@@ -105,27 +112,27 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     const heard = collect<HazardSummary>(neighbour, "hazard:updated");
     const farHeard = collect<HazardSummary>(far, "hazard:updated");
 
-    const reporters = await Promise.all(["haz-a", "haz-b", "haz-c"].map(device));
+    const reporters = await Promise.all(["haz-a", "haz-b", "haz-c"].map(person));
     const first = await submit(reporters[0] as ClientSocket, [observation({ ...offset(5_000, 0), event: "pothole" })]);
     expect(first).toMatchObject({ ok: true, accepted: 1 });
     const opened = await waitFor("the hazard to open", () => heard.find((h) => h.status === "reported"));
-    expect(opened).toMatchObject({ type: "pothole", devices: 1, reports: 1 });
+    expect(opened).toMatchObject({ type: "pothole", reporters: 1, reports: 1 });
 
-    // Same device again, 10 m away: joins, still one device. A bump, and a pothole 40 m off: new hazards.
+    // Same person again, 10 m away: joins, still one reporter. A bump, and a pothole 40 m off: new hazards.
     await submit(reporters[0] as ClientSocket, [
       observation({ ...offset(5_010, 0), event: "pothole" }),
       observation({ ...offset(5_000, 0), event: "bump" }),
       observation({ ...offset(5_040, 0), event: "pothole" }),
     ]);
     await submit(reporters[1] as ClientSocket, [observation({ ...offset(5_000, 12), event: "pothole" })]);
-    await waitFor("two devices on the hazard", () => heard.some((h) => h.id === opened.id && h.devices === 2));
+    await waitFor("two reporters on the hazard", () => heard.some((h) => h.id === opened.id && h.reporters === 2));
     expect(heard.filter((h) => h.id === opened.id).every((h) => h.status === "reported")).toBe(true);
 
     await submit(reporters[2] as ClientSocket, [observation({ ...offset(4_995, -5), event: "pothole" })]);
     const confirmed = await waitFor("confirmation", () =>
       heard.find((h) => h.id === opened.id && h.status === "confirmed"),
     );
-    expect(confirmed).toMatchObject({ devices: 3, reports: 4 });
+    expect(confirmed).toMatchObject({ reporters: 3, reports: 4 });
     expect(farHeard).toEqual([]);
 
     const box = boxAround(at, 0.01);
@@ -141,9 +148,9 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     expect(onlyConfirmed.body.items.map((h) => h.id)).toEqual([opened.id]);
   });
 
-  it("marks a hazard fixed when 2 devices say it is gone with no newer sighting", async () => {
+  it("marks a hazard fixed when 2 accounts say it is gone with no newer sighting", async () => {
     const at = offset(8_000, 0);
-    const [a, b, c] = await Promise.all(["fix-a", "fix-b", "fix-c"].map(device));
+    const [a, b, c] = await Promise.all(["fix-a", "fix-b", "fix-c"].map(person));
     await submit(a as ClientSocket, [observation({ ...at, event: "bump" })]);
     const box = boxAround(at, 0.001);
     const hazard = await waitFor("the bump", async () => {
@@ -157,7 +164,7 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     expect((await vote(b as ClientSocket, false)).hazard?.status).toBe("reported");
     // A newer sighting outweighs the earlier "gone" vote…
     clockShift = 1_000;
-    expect((await vote(c as ClientSocket, true)).hazard).toMatchObject({ status: "reported", devices: 2 });
+    expect((await vote(c as ClientSocket, true)).hazard).toMatchObject({ status: "reported", reporters: 2 });
     clockShift = 2_000;
     expect((await vote(a as ClientSocket, false)).hazard?.status).toBe("reported");
     // …so the earlier vote of b no longer counts: b saying "gone" again, after the sighting, makes two.
@@ -182,6 +189,58 @@ describe("road data end to end (socket API, real FerretDB)", () => {
         error: { code: "VALIDATION_FAILED" },
       });
     }
+  });
+
+  it("counts one account once, however many devices it registers: no confirming or fixing alone", async () => {
+    const at = offset(9_500, 0);
+    const account = await register(node.url, "one-person");
+    const phones = await Promise.all(["p1", "p2", "p3"].map((name) => device(name, account.token)));
+    for (const phone of phones) {
+      expect(await submit(phone, [observation({ ...at, event: "pothole" })])).toMatchObject({ ok: true, accepted: 1 });
+    }
+    const box = boxAround(at, 0.001);
+    const hazard = await waitFor("the three reports counted", async () => {
+      const { body } = await getJson<{ items: HazardSummary[] }>(`${node.url}/api/hazards?bbox=${box}`);
+      return body.items[0]?.reports === 3 ? body.items[0] : undefined;
+    });
+    expect(hazard).toMatchObject({ status: "reported", reporters: 1 });
+
+    // Two others confirm it; then the one account votes "gone" from each of its phones, over and over.
+    const [other1, other2] = await Promise.all(["o1", "o2"].map(person));
+    for (const other of [other1, other2])
+      await submit(other as ClientSocket, [observation({ ...at, event: "pothole" })]);
+    await waitFor("confirmation by three accounts", async () => {
+      const { body } = await getJson<{ items: HazardSummary[] }>(
+        `${node.url}/api/hazards?bbox=${box}&status=confirmed`,
+      );
+      return body.items.find((h) => h.id === hazard.id);
+    });
+    type VoteAck = { ok: boolean; hazard?: HazardSummary };
+    for (let round = 1; round <= 3; round++) {
+      clockShift = round * 1_000;
+      for (const phone of phones) {
+        const ack = await emitWithAck<VoteAck>(phone, "hazard:vote", { hazardId: hazard.id, stillThere: false });
+        expect(ack.hazard?.status).toBe("confirmed");
+      }
+    }
+    const stored = await new MongoClient(uri).connect().then(async (client) => {
+      try {
+        return await client
+          .db()
+          .collection("hazards")
+          .findOne({ _id: new ObjectId(hazard.id) });
+      } finally {
+        await client.close();
+      }
+    });
+    expect(Object.keys(stored?.fixVotes ?? {})).toEqual([account.userId]);
+    // A second person saying "gone" makes two: fixed.
+    clockShift = 4_000;
+    const ack = await emitWithAck<VoteAck>(other1 as ClientSocket, "hazard:vote", {
+      hazardId: hazard.id,
+      stillThere: false,
+    });
+    expect(ack.hazard?.status).toBe("fixed");
   });
 
   it("expires a hazard 90 days after its last sighting; a later event opens a new one", async () => {

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, type MongoInstance, type StoreBackend, startFerretDB } from "@roadpulse/devstack";
-import { dropDatabase, mongoUri, redisUrl, TEST_JWT_SECRET, uniqueDbName } from "./env.js";
+import { dropDatabase, mongoUri, redisUrl, registerDevice, TEST_JWT_SECRET, uniqueDbName } from "./env.js";
 
 export interface TestCluster extends Cluster {
   dir: string;
@@ -67,10 +67,13 @@ export async function nodeForDevice(lbUrl: string, deviceId: string): Promise<st
   return node;
 }
 
-/** A device id that nginx routes to `nodeId` (found by probing, as ops would with curl). */
-export async function deviceIdOn(lbUrl: string, nodeId: string, tag = "dev"): Promise<string> {
+/**
+ * A device id issued to the token's account that nginx routes to `nodeId` (found by probing, as
+ * ops would with curl).
+ */
+export async function deviceIdOn(lbUrl: string, nodeId: string, token: string): Promise<string> {
   for (let attempt = 0; attempt < 500; attempt++) {
-    const deviceId = `${tag}-${randomBytes(6).toString("hex")}`;
+    const deviceId = await registerDevice(lbUrl, token);
     if ((await nodeForDevice(lbUrl, deviceId)) === nodeId) return deviceId;
   }
   throw new Error(`no device id routed to ${nodeId} in 500 tries`);

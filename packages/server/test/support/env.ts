@@ -110,7 +110,21 @@ export async function register(baseUrl: string, name = "driver"): Promise<Accoun
   return { token: body.token, userId: body.user.id, email, password: PASSWORD };
 }
 
-/** Opens an authenticated socket.io-client connection and waits until it is connected. */
+/** A device id issued to the token's account (`POST /api/devices`), as the app gets one at first start. */
+export async function registerDevice(baseUrl: string, token: string): Promise<string> {
+  const response = await fetch(`${baseUrl}/api/devices`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(30_000),
+  });
+  if (response.status !== 201) throw new Error(`device registration: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { deviceId: string }).deviceId;
+}
+
+/**
+ * Opens an authenticated socket.io-client connection and waits until it is connected; a device
+ * without an id is registered first.
+ */
 export async function connectDevice(
   baseUrl: string,
   token: string,
@@ -118,7 +132,7 @@ export async function connectDevice(
 ): Promise<ClientSocket> {
   const socket = connectClient(baseUrl, {
     auth: { token },
-    query: { deviceId: options.deviceId ?? `device-${randomBytes(6).toString("hex")}` },
+    query: { deviceId: options.deviceId ?? (await registerDevice(baseUrl, token)) },
     transports: options.transports ?? ["websocket"],
     reconnection: options.reconnection ?? false,
   });

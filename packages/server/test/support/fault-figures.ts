@@ -80,7 +80,7 @@ export class FaultRun {
       batchSize: 5,
       ackTimeoutMs: 8_000,
     });
-    fleet.start();
+    await fleet.start();
     try {
       await waitFor("the fleet's first observations to be acknowledged", () => fleet.ackedIds.size >= 500, 60_000);
     } catch (error) {

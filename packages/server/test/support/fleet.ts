@@ -1,6 +1,6 @@
-import { randomUUID } from "node:crypto";
 import type { Socket } from "socket.io-client";
 import { emitAck, HERE, observation, openDevice } from "./devices.js";
+import { registerDevice } from "./env.js";
 
 interface Batch {
   items: ReturnType<typeof observation>[];
@@ -51,9 +51,13 @@ export class TestFleet {
     },
   ) {}
 
-  start(): void {
-    for (let i = 0; i < this.options.devices; i++) {
-      const device = openDevice(this.options.url, this.options.token, `fleet-${i}-${randomUUID()}`);
+  /** Registers the devices' ids (as each app does once), then connects them and starts driving. */
+  async start(): Promise<void> {
+    const ids = await Promise.all(
+      Array.from({ length: this.options.devices }, () => registerDevice(this.options.url, this.options.token)),
+    );
+    for (const [i, id] of ids.entries()) {
+      const device = openDevice(this.options.url, this.options.token, id);
       this.devices.push(device);
       this.#index.set(device, i);
       this.#pending.set(device, []);

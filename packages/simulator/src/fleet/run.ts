@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, freemem, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { obtainTokens } from "../accounts.js";
+import { obtainTokens, registerDevices } from "../accounts.js";
 import { type FileLimit, raiseFileLimit } from "../limits.js";
 import { computeFigures, type FigureInputs } from "../metrics/figures.js";
 import { Recorder } from "../metrics/recorder.js";
@@ -100,7 +100,8 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
   const thresholds = options.thresholds.map(parseThreshold);
   checkNames(thresholds, [...figureNames(), ...(hooks.extra?.names ?? [])]);
   const runId = `sim-${Date.now().toString(36)}-${randomBytes(2).toString("hex")}`;
-  const deviceId = (i: number) => `${options.accountPrefix || runId}-d${i}`;
+  /** Where nginx sends account i's login (it hashes on `deviceId`); devices get issued ids below. */
+  const routeKey = (i: number) => `${options.accountPrefix || runId}-d${i}`;
 
   const found = clusterProcesses(options);
   const clusterGroups = found.groups;
@@ -127,10 +128,11 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
       accounts: options.accounts,
       prefix: options.accountPrefix,
       password: options.password,
-      deviceIdOf: deviceId,
+      deviceIdOf: routeKey,
     },
     metrics,
   );
+  const deviceIds = await registerDevices(options.url, tokens, options.devices, metrics);
 
   const mongoUri = storeUri(options.mongoUri, clusterGroups, log);
   const idsDir = mongoUri ? mkdtempSync(join(tmpdir(), "roadpulse-sim-")) : undefined;
@@ -183,7 +185,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     const devices = [];
     for (let i = w * perWorker; i < Math.min(options.devices, (w + 1) * perWorker); i++) {
       const startDelayMs = (i / options.devices) * options.rampMs;
-      devices.push({ deviceId: deviceId(i), token: tokens[i % tokens.length] as string, startDelayMs });
+      devices.push({ deviceId: deviceIds[i] as string, token: tokens[i % tokens.length] as string, startDelayMs });
     }
     const plan: WorkerPlan = {
       type: "start",

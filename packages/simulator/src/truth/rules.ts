@@ -8,7 +8,8 @@ import ngeohash from "ngeohash";
 export const MIN_COUNTED_KMH = 15;
 export const MAX_COUNTED_KMH = 160;
 export const HAZARD_JOIN_M = 15;
-export const CONFIRMING_DEVICES = 3;
+/** Distinct accounts whose reports confirm a hazard. */
+export const CONFIRMING_REPORTERS = 3;
 
 export type QualityClass = "good" | "fair" | "poor" | "very_poor";
 export const CLASSES: QualityClass[] = ["good", "fair", "poor", "very_poor"];

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import type { HazardPage, Observation, SegmentPage } from "@roadpulse/protocol";
-import { obtainTokens } from "../accounts.js";
+import { obtainTokens, registerDevices } from "../accounts.js";
 import { Device } from "../fleet/device.js";
 import type { ObservationSource, Position } from "../fleet/drive.js";
 import { figureNames, machine } from "../fleet/run.js";
@@ -115,14 +115,15 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     },
     metrics,
   );
+  const issued = await registerDevices(options.url, tokens, ids.length, metrics);
   const started = performance.now();
   const devices = ids.map(
-    (deviceId, i) =>
+    (name, i) =>
       new Device(
         {
           url: options.url,
           token: tokens[i % tokens.length] as string,
-          deviceId,
+          deviceId: issued[i] as string,
           transport: options.transport,
           locationIntervalMs: 5_000,
           heartbeatIntervalMs: 30_000,
@@ -132,7 +133,7 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
           maxQueued: 1_000_000,
           ackTimeoutMs: options.ackTimeoutMs,
         },
-        new ScriptedDrive(truth.drives.get(deviceId) ?? []),
+        new ScriptedDrive(truth.drives.get(name) ?? []),
         metrics,
       ),
   );
@@ -186,7 +187,9 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     previous = shape;
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
-  const scores = score(truth, segments, hazards, options.minN);
+  // Device i drives for account i % accounts: the server confirms a pothole from 3 distinct accounts.
+  const accountOf = new Map(ids.map((name, i) => [name, i % tokens.length]));
+  const scores = score(truth, segments, hazards, options.minN, (device) => accountOf.get(device) ?? -1);
   const wallSeconds = (performance.now() - started) / 1000;
   const fleet = computeFigures({
     metrics,
@@ -243,7 +246,7 @@ function truthSummary(f: Record<string, number>, thresholds: ThresholdResult[]):
     ],
     ["segments missing / count mismatches", `${v(f.segments_missing)} / ${v(f.segment_count_mismatches)}`],
     ["hazard precision (confirmed, 15 m)", v(f.hazard_precision, 3)],
-    ["hazard recall (potholes seen by ≥ 3 devices)", `${v(f.hazard_recall, 3)} of ${v(f.potholes_confirmable)}`],
+    ["hazard recall (potholes seen by ≥ 3 accounts)", `${v(f.hazard_recall, 3)} of ${v(f.potholes_confirmable)}`],
     ["mean hazard position error", `${v(f.hazard_position_error_m, 1)} m`],
     [
       "confirmed / reported hazards, false ones",

@@ -1,6 +1,6 @@
 import type { HazardSummary, SegmentSummary } from "@roadpulse/protocol";
 import type { Truth } from "./network.js";
-import { CONFIRMING_DEVICES, distanceM, HAZARD_JOIN_M, qualityClass } from "./rules.js";
+import { CONFIRMING_REPORTERS, distanceM, HAZARD_JOIN_M, qualityClass } from "./rules.js";
 
 export interface TruthScore {
   segments_scored: number;
@@ -23,10 +23,17 @@ export interface TruthScore {
  * Scores what the server made of the drives against the ground truth.
  * - Segment class accuracy: over segments with n ≥ `minN` counted samples in the truth, the share
  *   whose class equals the class of the true IRI of those samples (a missing segment is wrong).
- * - Hazards: confirmed potholes against real potholes that ≥ 3 distinct devices reported (the
- *   documented confirmation rule), matched one to one within 15 m, nearest pairs first.
+ * - Hazards: confirmed potholes against real potholes that ≥ 3 distinct accounts reported (the
+ *   documented confirmation rule; `accountOf` says whose each device is), matched one to one within
+ *   15 m, nearest pairs first.
  */
-export function score(truth: Truth, segments: SegmentSummary[], hazards: HazardSummary[], minN: number): TruthScore {
+export function score(
+  truth: Truth,
+  segments: SegmentSummary[],
+  hazards: HazardSummary[],
+  minN: number,
+  accountOf: (device: string) => number,
+): TruthScore {
   const byId = new Map(segments.map((s) => [s.id, s]));
   let scored = 0;
   let correct = 0;
@@ -41,7 +48,9 @@ export function score(truth: Truth, segments: SegmentSummary[], hazards: HazardS
     else if (served.class === qualityClass(t.trueSum / t.n)) correct += 1;
   }
   const confirmed = hazards.filter((h) => h.type === "pothole" && h.status === "confirmed");
-  const confirmable = truth.potholes.filter((p) => p.reporters.size >= CONFIRMING_DEVICES);
+  const confirmable = truth.potholes.filter(
+    (p) => new Set([...p.reporters].map(accountOf)).size >= CONFIRMING_REPORTERS,
+  );
   const pairs: Array<{ h: number; p: number; d: number }> = [];
   confirmed.forEach((h, hi) => {
     confirmable.forEach((p, pi) => {

@@ -1,5 +1,6 @@
 import {
   DEVICE_ID_PATTERN,
+  ErrorCodes,
   ObservationAckSchema,
   type ObservationBatch,
   ObservationBatchSchema,
@@ -7,6 +8,7 @@ import {
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { NodeContext } from "../../context.js";
+import { AppError } from "../../errors.js";
 import type { ApiRoutes } from "../../http/app.js";
 import { requireUser } from "../../http/auth.js";
 import type { Roads } from "../index.js";
@@ -14,7 +16,7 @@ import type { Roads } from "../index.js";
 const DeviceHeaders = Type.Object({
   "x-device-id": Type.String({
     pattern: DEVICE_ID_PATTERN,
-    description: "the uploading device's id, as in the Socket.IO handshake",
+    description: "the uploading device's id (issued by `POST /api/devices`), as in the Socket.IO handshake",
   }),
 });
 
@@ -38,6 +40,7 @@ export function observationRoutes(ctx: NodeContext, roads: Roads): ApiRoutes {
             200: Type.Composite([Type.Object({ ok: Type.Literal(true) }), ObservationAckSchema]),
             400: { $ref: "HttpError#" },
             401: { $ref: "HttpError#" },
+            403: { $ref: "HttpError#" },
             413: { $ref: "HttpError#" },
             503: { $ref: "HttpError#" },
           },
@@ -45,6 +48,9 @@ export function observationRoutes(ctx: NodeContext, roads: Roads): ApiRoutes {
       },
       async (request) => {
         const claims = await requireUser(request, ctx);
+        if (!ctx.devices.verify(claims.userId, request.headers["x-device-id"])) {
+          throw new AppError(ErrorCodes.Forbidden, "This device id was not issued to this account: POST /api/devices");
+        }
         const ack = await roads.ingest.submit(request.body.observations, {
           userId: claims.userId,
           deviceId: request.headers["x-device-id"],
