@@ -4,7 +4,7 @@
 # thresholds are the service's targets for a deployment sized for this city; see README.md here
 # for what the local 2-core cluster reaches today.
 exec "$(dirname "${BASH_SOURCE[0]}")/run.sh" fleet \
-  --devices 2000 --ramp 2m --duration 10m --workers auto --accounts 200 \
+  --devices 2000 --ramp 2m --duration 10m --workers auto --accounts 250 \
   --area 28.6139,77.2090,5 \
   --threshold 'connected>=2000' \
   --threshold 'errors==0' \

@@ -306,12 +306,7 @@ async function main(): Promise<void> {
         const restartsBefore = stack.supervisor.restarts;
         const json = join(dir, `${stack.backend}-${devices}.json`);
         const m = await withStoreCpu(stack, () =>
-          simOrFailure("fleet", stack, devices, json, [
-            "--duration",
-            args.values.duration as string,
-            "--accounts",
-            "10",
-          ]),
+          simOrFailure("fleet", stack, devices, json, ["--duration", args.values.duration as string]),
         );
         const row = {
           backend: stack.backend,
@@ -344,8 +339,6 @@ async function main(): Promise<void> {
             args.values["soak-minutes"] as string,
             "--mongo-uri",
             stack.mongoUri,
-            "--accounts",
-            "10",
           ]),
         );
         (results.soak as unknown[]).push({

@@ -68,6 +68,8 @@ export interface Config {
   socketMaxInFlight: number;
   /** Bytes waiting to be sent to one connection, at most; past it the connection is closed. */
   socketMaxBufferedBytes: number;
+  /** Connections one account may hold across the cluster; more are refused at the handshake. */
+  maxSocketsPerAccount: number;
   /** HTTP requests per client address per minute, every route (http/rate-limit.ts). */
   httpRateLimitPerMinute: number;
   /** Registrations and logins per client address per minute. */
@@ -296,6 +298,7 @@ export function loadConfig(env: Env = process.env): Config {
     authRateLimitPerMinute: integer(env, "AUTH_RATE_LIMIT_PER_MINUTE", 60, 1, 10_000_000),
     maxPendingSessionsPerAddress: integer(env, "MAX_PENDING_SESSIONS_PER_ADDRESS", 64, 1, 1_000_000),
     socketMaxBufferedBytes: integer(env, "SOCKET_MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024, 1024 ** 3),
+    maxSocketsPerAccount: integer(env, "MAX_SOCKETS_PER_ACCOUNT", 20, 1, 1_000_000),
     adapterMode,
     adapterChannelPrefix,
   };

@@ -2,6 +2,16 @@ import { availableParallelism } from "node:os";
 import { parseArgs } from "node:util";
 import type { TruthOptions } from "./truth/run.js";
 
+/**
+ * Devices per account when the accounts are not given: a household's few phones, so that an account
+ * stays well under the server's MAX_SOCKETS_PER_ACCOUNT (20) even while a dead node's sessions still
+ * count, and the password hashes of registering stay affordable (one per 8 devices).
+ */
+const DEVICES_PER_ACCOUNT = 8;
+function autoAccounts(devices: number): number {
+  return Math.ceil(devices / DEVICES_PER_ACCOUNT);
+}
+
 /** `15s`, `2m`, `500ms`, `1h`, or a bare number of seconds. */
 export function parseDuration(text: string, flag: string): number {
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
@@ -84,7 +94,7 @@ export const FLEET_FLAGS = {
   "ack-timeout": { type: "string", default: "10s", help: "an ack later than this is a timeout (batch resent)" },
   "event-rate": { type: "string", default: "0.002", help: "share of samples that carry a pothole/bump event" },
   area: { type: "string", default: "28.6139,77.2090,5", help: "lat,lon,radiusKm the fleet drives in" },
-  accounts: { type: "string", default: "auto", help: "accounts the devices share (auto: one per device, ≤ 100)" },
+  accounts: { type: "string", default: "auto", help: "accounts the devices share (auto: one per 8 devices)" },
   "account-prefix": { type: "string", default: "", help: "reuse accounts across runs (login, else register)" },
   password: { type: "string", default: "simulated fleet password", help: "password of the accounts" },
   progress: { type: "string", default: "5s", help: "progress line period" },
@@ -151,7 +161,10 @@ export function fleetOptions(values: FlagValues): FleetOptions {
     eventRate: num(s("event-rate"), "event-rate", 0, 1),
     area: { latitude: area[0] as number, longitude: area[1] as number, radiusKm: area[2] as number },
     // More accounts than devices would only cost password hashes: never more than one per device.
-    accounts: Math.min(devices, s("accounts") === "auto" ? 100 : int(s("accounts"), "accounts", 1, 200_000)),
+    accounts: Math.min(
+      devices,
+      s("accounts") === "auto" ? autoAccounts(devices) : int(s("accounts"), "accounts", 1, 200_000),
+    ),
     accountPrefix: s("account-prefix"),
     password: s("password"),
     progressMs: parseDuration(s("progress"), "progress"),
@@ -195,7 +208,7 @@ export const TRUTH_FLAGS = {
   "ack-timeout": { type: "string", default: "30s", help: FLEET_FLAGS["ack-timeout"].help },
   "settle-timeout": { type: "string", default: "180s", help: "how long to wait for the aggregates, at most" },
   "settle-quiet": { type: "string", default: "20s", help: "stop waiting once the aggregates stop changing this long" },
-  accounts: { type: "string", default: "auto", help: "accounts the devices share (auto: one per device, ≤ 10)" },
+  accounts: { type: "string", default: "auto", help: "accounts the devices share (auto: 10, or one per 8 devices)" },
   password: FLEET_FLAGS.password,
   transport: FLEET_FLAGS.transport,
   json: FLEET_FLAGS.json,
@@ -242,7 +255,10 @@ export function truthOptions(values: FlagValues): TruthOptions {
     ackTimeoutMs: parseDuration(s("ack-timeout"), "ack-timeout"),
     settleTimeoutMs: parseDuration(s("settle-timeout"), "settle-timeout"),
     settleQuietMs: parseDuration(s("settle-quiet"), "settle-quiet"),
-    accounts: Math.min(devices, s("accounts") === "auto" ? 10 : int(s("accounts"), "accounts", 1, 200_000)),
+    accounts: Math.min(
+      devices,
+      s("accounts") === "auto" ? Math.max(10, autoAccounts(devices)) : int(s("accounts"), "accounts", 1, 200_000),
+    ),
     password: s("password"),
     transport,
     json: values.json === undefined ? undefined : s("json"),

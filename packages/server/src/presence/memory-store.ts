@@ -38,6 +38,12 @@ export class MemoryPresenceStore implements PresenceStore {
     return pushes;
   }
 
+  async accountSockets(userId: string): Promise<number> {
+    let count = 0;
+    for (const session of this.local.sessions()) if (session.userId === userId) count += 1;
+    return count;
+  }
+
   /** Redis answers again and knows what was pushed: this record of the outage is stale. */
   forgetPushes(): void {
     this.#pushed.clear();

@@ -60,6 +60,10 @@ export class RedisPresenceStore implements PresenceStore {
     await runUpsert(this.redis, upsertArgs(session, leftRegionIds, nowMs, this.nodeId, this.ttls));
   }
 
+  async accountSockets(userId: string): Promise<number> {
+    return await this.redis.scard(Keys.userSessions(userId));
+  }
+
   async remove(session: Session): Promise<void> {
     const multi = this.redis.multi();
     this.queueRemove(multi, session);

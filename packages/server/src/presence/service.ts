@@ -156,6 +156,22 @@ export class PresenceService {
   // ── reads ────────────────────────────────────────────────────────────────────────────────
 
   /**
+   * The connections an account holds across the cluster (`user:{userId}:sessions`), for the cap on
+   * connections per account. While Redis is away, this node's own count: each node then caps alone.
+   */
+  async accountSockets(userId: string): Promise<number> {
+    const store = this.#store();
+    if (store !== this.#memory) {
+      try {
+        return await store.accountSockets(userId);
+      } catch (error) {
+        this.ctx.redis.reportFailure(error);
+      }
+    }
+    return await this.#memory.accountSockets(userId);
+  }
+
+  /**
    * The devices in a region across every node, from `region:{id}:members`; the member list too when
    * asked (admins). Without Redis the cluster-wide answer is unknown, and this node's own count
    * would be a wrong answer: StorageUnavailable.

@@ -1,11 +1,13 @@
 import {
   ClientEvents,
+  ErrorCodes,
   type Heartbeat,
   HeartbeatSchema,
   type LocationUpdate,
   LocationUpdateSchema,
 } from "@roadpulse/protocol";
 import type { NodeContext } from "../context.js";
+import { AppError } from "../errors.js";
 import { handleEvent } from "../realtime/ack.js";
 import type { SocketHandlers } from "../realtime/features.js";
 import { regionRoom } from "../realtime/rooms.js";
@@ -21,8 +23,19 @@ const validateHeartbeat = ajv.compile<Heartbeat>(HeartbeatSchema);
  * `heartbeat`, moves the socket between region rooms, and removes everything on disconnect.
  */
 export function presenceSocketHandlers(ctx: NodeContext, presence: PresenceService): SocketHandlers {
+  const cap = ctx.config.maxSocketsPerAccount;
   return {
     name: "presence",
+    // One account's connections are bounded across the cluster: each has its own event budget, so
+    // an account opening many would multiply its budget (a household has a few phones).
+    async admit(socket) {
+      if ((await presence.accountSockets(socket.data.userId)) < cap) return null;
+      ctx.metrics.limits.inc({ limit: "sockets_per_account" });
+      return new AppError(
+        ErrorCodes.RateLimited,
+        `This account holds ${cap} connections already (MAX_SOCKETS_PER_ACCOUNT): close one first`,
+      );
+    },
     attach(socket) {
       const socketId = socket.id;
       // Events are only read after the session exists locally; its Redis write is sent first, so a

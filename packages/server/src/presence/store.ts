@@ -27,4 +27,6 @@ export interface PresenceStore {
    * recorded as pushed in the same step (so two nodes never push one change twice).
    */
   regionPushes(regionIds: string[]): Promise<Map<string, RegionPush>>;
+  /** The connections the account holds (`user:{userId}:sessions`; this node's alone in memory). */
+  accountSockets(userId: string): Promise<number>;
 }

@@ -1,3 +1,4 @@
+import type { AppError } from "../errors.js";
 import type { AppSocket } from "./types.js";
 
 /**
@@ -7,5 +8,10 @@ import type { AppSocket } from "./types.js";
  */
 export interface SocketHandlers {
   name: string;
+  /**
+   * Runs once the handshake authenticated the socket and before it connects: the error refuses it
+   * (the client gets `connect_error` with `{code, message}` in `err.data`).
+   */
+  admit?(socket: AppSocket): Promise<AppError | null>;
   attach(socket: AppSocket): void;
 }

@@ -69,8 +69,24 @@ export function createSocketServer(httpServer: HttpServer, ctx: NodeContext): Ap
   return io;
 }
 
-/** Attaches every feature's handlers to each authenticated connection, before any event is read. */
+/**
+ * Lets each feature refuse an authenticated socket (`admit`), then attaches every feature's handlers
+ * to each connection, before any event is read.
+ */
 export function attachHandlers(io: AppServer, ctx: NodeContext, handlers: SocketHandlers[]): void {
+  io.use(async (socket, next) => {
+    for (const feature of handlers) {
+      const refusal = (await feature.admit?.(socket)) ?? null;
+      if (refusal !== null) {
+        const error = new Error(refusal.message) as Error & { data?: unknown };
+        error.data = { code: refusal.code, message: refusal.message };
+        ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
+        return next(error);
+      }
+    }
+    ctx.metrics.socketEvents.inc({ event: "connect", outcome: "ok" });
+    next();
+  });
   io.on("connection", (socket) => {
     ctx.metrics.connectedSockets.inc();
     socket.once("disconnect", () => ctx.metrics.connectedSockets.dec());

@@ -60,14 +60,15 @@ describe("road data across three nodes behind nginx", () => {
   it("fails over: a SIGKILLed node's devices reconnect within 10 s, nothing acked is lost, its sessions vanish", async () => {
     const victim = 2;
     const victimId = cluster.node(victim).nodeId;
-    const account = await register(cluster.url, "failover");
+    // 50 devices of 10 people (a few each, as a household has).
+    const accounts = await Promise.all(Array.from({ length: 10 }, (_, i) => register(cluster.url, `failover-${i}`)));
+    const account = accounts[0] as (typeof accounts)[number];
     const devices = await Promise.all(
       Array.from({ length: 50 }, async (_, i) => {
+        const { token } = accounts[i % accounts.length] as (typeof accounts)[number];
         const deviceId =
-          i < 20
-            ? await deviceIdOn(cluster.url, victimId, account.token)
-            : await registerDevice(cluster.url, account.token);
-        return connected(openDevice(cluster.url, account.token, deviceId));
+          i < 20 ? await deviceIdOn(cluster.url, victimId, token) : await registerDevice(cluster.url, token);
+        return connected(openDevice(cluster.url, token, deviceId));
       }),
     );
     onTestFinished(() => {

@@ -69,11 +69,11 @@ export class FaultRun {
    * 50 devices, each sending a location and a batch of 5 observations every 2 s and resending
    * what is not acknowledged with the same ids; returns once 500 observations were acknowledged.
    */
-  static async start(stack: FaultStack, token: string): Promise<FaultRun> {
+  static async start(stack: FaultStack, tokens: string[]): Promise<FaultRun> {
     const startedAt = Date.now();
     const fleet = new TestFleet({
       url: stack.cluster.url,
-      token,
+      tokens,
       devices: 50,
       locationEveryMs: 2_000,
       batchEveryMs: 2_000,
@@ -290,7 +290,14 @@ export function faultStackPerFile(options: Parameters<typeof FaultStack.start>[0
   return {
     stack: current,
     async runFor(name) {
-      const run = await FaultRun.start(current(), (await register(current().cluster.url, name)).token);
+      // 50 devices of 10 people: each account well under MAX_SOCKETS_PER_ACCOUNT, even while the
+      // sessions a dead node left behind still count until they are reaped.
+      const url = current().cluster.url;
+      const accounts = await Promise.all(Array.from({ length: 10 }, (_, i) => register(url, `${name}-${i}`)));
+      const run = await FaultRun.start(
+        current(),
+        accounts.map((account) => account.token),
+      );
       onTestFinished(() => run.close());
       return run;
     },

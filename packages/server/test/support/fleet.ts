@@ -41,7 +41,8 @@ export class TestFleet {
   constructor(
     private readonly options: {
       url: string;
-      token: string;
+      /** The fleet's accounts: device i belongs to account i % tokens.length (a few devices each). */
+      tokens: string[];
       devices: number;
       locationEveryMs: number;
       batchEveryMs: number;
@@ -53,11 +54,13 @@ export class TestFleet {
 
   /** Registers the devices' ids (as each app does once), then connects them and starts driving. */
   async start(): Promise<void> {
+    const { tokens } = this.options;
+    const tokenOf = (i: number) => tokens[i % tokens.length] as string;
     const ids = await Promise.all(
-      Array.from({ length: this.options.devices }, () => registerDevice(this.options.url, this.options.token)),
+      Array.from({ length: this.options.devices }, (_, i) => registerDevice(this.options.url, tokenOf(i))),
     );
     for (const [i, id] of ids.entries()) {
-      const device = openDevice(this.options.url, this.options.token, id);
+      const device = openDevice(this.options.url, tokenOf(i), id);
       this.devices.push(device);
       this.#index.set(device, i);
       this.#pending.set(device, []);

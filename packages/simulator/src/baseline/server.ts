@@ -4,7 +4,7 @@ import { Server } from "socket.io";
 
 /**
  * The baseline: a bare Socket.IO server that answers the simulator's calls with the shapes a node
- * gives (login, /health, acks of the three events) and does nothing else: no Redis, no store, no
+ * gives (login, device registration, /health, acks of the three events) and does nothing else: no Redis, no store, no
  * pushes. Run on the same machine with the same generator, it measures what the box, Node.js and
  * Socket.IO cost by themselves, so a cluster's figures can be read as ratios to it.
  */
@@ -22,6 +22,8 @@ export async function startBaseline(
     if (request.method === "POST" && (path === "/api/auth/register" || path === "/api/auth/login")) {
       const user = { id: "0".repeat(24), email: "baseline@sim", displayName: "baseline", role: "user", createdAt: "" };
       answer(response, path.endsWith("register") ? 201 : 200, { user, token: "baseline" });
+    } else if (request.method === "POST" && path === "/api/devices") {
+      answer(response, 201, { deviceId: `baseline-${Math.random().toString(36).slice(2, 12)}` });
     } else if (path === "/health") {
       const services = { mongodb: "connected", redis: "disabled", socketio: "active" };
       answer(response, 200, { status: "ok", timestamp: new Date().toISOString(), node: "baseline", services });
