@@ -60,7 +60,8 @@ async function runMode(mode: "classic" | "sharded", redisUrl: string, mongoUri: 
     nodes.push(await startNode(config));
   }
   const userId = "0123456789abcdef01234567";
-  const token = await nodes[0]?.ctx.tokens.issue({ userId, role: "user" });
+  // A login session of its own that nothing revokes: the bench measures broadcasts, not sign-in.
+  const token = await nodes[0]?.ctx.tokens.issue({ userId, role: "user", sessionId: randomBytes(16).toString("hex") });
   const clients: Socket[] = [];
   const received = new Samples();
   const reached = new Set<number>();

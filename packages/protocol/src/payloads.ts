@@ -130,8 +130,22 @@ export const PublicUserSchema = Type.Object({
 });
 export type PublicUser = Static<typeof PublicUserSchema>;
 
-export const AuthResponseSchema = Type.Object({ user: PublicUserSchema, token: Type.String() });
+/**
+ * A login, registration or refresh: `token` is the short-lived access token (bearer, Socket.IO
+ * `auth.token`) valid `expiresIn` seconds; `refreshToken` gets the next pair once, from
+ * `POST /api/auth/refresh` (using one twice ends the session).
+ */
+export const AuthResponseSchema = Type.Object({
+  user: PublicUserSchema,
+  token: Type.String(),
+  refreshToken: Type.String(),
+  expiresIn: Type.Integer({ minimum: 1 }),
+});
 export type AuthResponse = Static<typeof AuthResponseSchema>;
+
+/** `POST /api/auth/refresh` and `POST /api/auth/logout`. */
+export const RefreshBodySchema = Type.Object({ refreshToken: Type.String({ minLength: 1, maxLength: 4096 }) }, closed);
+export type RefreshBody = Static<typeof RefreshBodySchema>;
 
 /** `POST /api/devices`: the id this installation uses from now on, bound to the account. */
 export const DeviceRegistrationSchema = Type.Object({ deviceId: Type.String({ pattern: DEVICE_ID_PATTERN }) });

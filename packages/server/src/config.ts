@@ -36,6 +36,10 @@ export interface Config {
    */
   aggregateTestCrashAt: number | null;
   jwtSecret: string;
+  /** Life of an access token; a refresh token renews it (auth/login-sessions.ts). */
+  accessTokenTtlSeconds: number;
+  /** Life of a login session's refresh token, renewed at each refresh. */
+  refreshTokenTtlSeconds: number;
   /** Bearer token of the ML pipeline (`POST /api/ml/*`); `null` disables those routes. */
   mlServiceToken: string | null;
   sessionTtlSeconds: number;
@@ -299,6 +303,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxPendingSessionsPerAddress: integer(env, "MAX_PENDING_SESSIONS_PER_ADDRESS", 64, 1, 1_000_000),
     socketMaxBufferedBytes: integer(env, "SOCKET_MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024, 1024 ** 3),
     maxSocketsPerAccount: integer(env, "MAX_SOCKETS_PER_ACCOUNT", 20, 1, 1_000_000),
+    accessTokenTtlSeconds: integer(env, "ACCESS_TOKEN_TTL_SECONDS", 900, 10, 24 * 3600),
+    refreshTokenTtlSeconds: integer(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 60, 365 * 24 * 3600),
     adapterMode,
     adapterChannelPrefix,
   };

@@ -1,4 +1,5 @@
 import type { DeviceIds } from "./auth/device-ids.js";
+import type { RefreshFamilies } from "./auth/refresh-families.js";
 import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config.js";
 import type { Logger } from "./log.js";
@@ -25,6 +26,8 @@ export interface NodeContext {
   tokens: TokenService;
   /** Issues and verifies the device ids bound to an account (auth/device-ids.ts). */
   devices: DeviceIds;
+  /** Login sessions' refresh generations and revocations in Redis (auth/refresh-families.ts). */
+  refreshFamilies: RefreshFamilies;
   /**
    * The node's idea of "now". Time-based rules (observation age, hazard expiry and fix votes) read
    * it instead of `new Date()`, so tests can move time without waiting.

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { ServerEvents } from "@roadpulse/protocol";
 import type { FastifyInstance } from "fastify";
 import { DeviceIds } from "./auth/device-ids.js";
+import { RefreshFamilies } from "./auth/refresh-families.js";
 import { TokenService } from "./auth/tokens.js";
 import { acceptHandedOverConnections } from "./cluster/handover.js";
 import { joinClusterMetrics } from "./cluster/metrics-ipc.js";
@@ -64,6 +65,8 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     log,
     config.mongodbTimeoutMs,
   );
+  // Login sessions' revocations are read by every token check, so they exist before the tokens.
+  const refreshFamilies = new RefreshFamilies(redis, config.refreshTokenTtlSeconds * 1000);
   const ctx: NodeContext = {
     config,
     log,
@@ -71,7 +74,12 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
     mongo,
     metrics: new Metrics(config.nodeId, VERSION),
     state: { draining: false, socketsActive: false },
-    tokens: new TokenService(config.jwtSecret),
+    tokens: new TokenService(
+      config.jwtSecret,
+      { accessSeconds: config.accessTokenTtlSeconds, refreshSeconds: config.refreshTokenTtlSeconds },
+      (sessionId) => refreshFamilies.isRevoked(sessionId),
+    ),
+    refreshFamilies,
     devices: new DeviceIds(config.jwtSecret),
     clock: options.clock ?? (() => new Date()),
   };

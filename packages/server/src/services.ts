@@ -1,6 +1,8 @@
 import { Accounts } from "./auth/accounts.js";
 import { LoginBackoff } from "./auth/login-backoff.js";
+import { LoginSessions } from "./auth/login-sessions.js";
 import { authRoutes } from "./auth/routes.js";
+import { SessionRecords } from "./auth/session-records.js";
 import type { NodeContext } from "./context.js";
 import type { ApiRoutes } from "./http/app.js";
 import type { PresencePublisher } from "./presence/broadcaster.js";
@@ -38,10 +40,24 @@ export interface Delivery {
 
 export function buildServices(ctx: NodeContext, delivery: Delivery): NodeServices {
   return {
-    accounts: new Accounts(new UsersRepository(ctx.mongo.db, ctx.metrics), ctx.tokens, new LoginBackoff(ctx.redis)),
+    accounts: buildAccounts(ctx),
     presence: new PresenceService(ctx, delivery.presence),
     roads: buildRoads(ctx, delivery.publish),
   };
+}
+
+function buildAccounts(ctx: NodeContext): Accounts {
+  const users = new UsersRepository(ctx.mongo.db, ctx.metrics);
+  const sessions = new LoginSessions(
+    ctx.tokens,
+    ctx.refreshFamilies,
+    new SessionRecords(ctx.mongo.db, ctx.metrics),
+    users,
+    ctx.config.refreshTokenTtlSeconds * 1000,
+    ctx.log,
+    ctx.metrics,
+  );
+  return new Accounts(users, sessions, new LoginBackoff(ctx.redis));
 }
 
 /** Every feature's HTTP routes, mounted under /api. */

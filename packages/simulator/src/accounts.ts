@@ -41,16 +41,29 @@ async function post(
   }
 }
 
+/** An account's login session: its access token and the refresh token that renews it. */
+export interface Session {
+  token: string;
+  refreshToken: string;
+  /** Seconds the access token lives. */
+  expiresIn: number;
+}
+
+async function session(response: Response): Promise<Session> {
+  const body = (await response.json()) as Session;
+  return { token: body.token, refreshToken: body.refreshToken, expiresIn: body.expiresIn };
+}
+
 /**
- * Gets a token for every account: login first when a prefix was given (the accounts may exist from
- * an earlier run), register otherwise. Password hashing is deliberately slow on the server, so a
- * big fleet shares fewer accounts (`--accounts`) and the requests go a few at a time.
+ * Logs every account in: login first when a prefix was given (the accounts may exist from an
+ * earlier run), register otherwise. Password hashing is deliberately slow on the server, so the
+ * devices share accounts (`--accounts`) and the requests go a few at a time.
  */
-export async function obtainTokens(plan: AccountPlan, metrics: Recorder): Promise<string[]> {
+export async function obtainSessions(plan: AccountPlan, metrics: Recorder): Promise<Session[]> {
   const prefix = plan.prefix || `sim-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`;
-  const tokens: string[] = new Array(plan.accounts);
+  const sessions: Session[] = new Array(plan.accounts);
   let next = 0;
-  const one = async (index: number): Promise<string> => {
+  const one = async (index: number): Promise<Session> => {
     const email = `${prefix}-${index}@sim.roadpulse.test`;
     const query = `?deviceId=${encodeURIComponent(plan.deviceIdOf(index))}`;
     if (plan.prefix) {
@@ -60,21 +73,31 @@ export async function obtainTokens(plan: AccountPlan, metrics: Recorder): Promis
         metrics,
         "login",
       );
-      if (login.ok) return ((await login.json()) as { token: string }).token;
+      if (login.ok) return await session(login);
     }
     const body = { email, password: plan.password, displayName: `sim ${index}` };
     const response = await post(`${plan.url}/api/auth/register${query}`, body, metrics, "register");
     if (response.status !== 201) throw new Error(`register ${email}: HTTP ${response.status} ${await response.text()}`);
-    return ((await response.json()) as { token: string }).token;
+    return await session(response);
   };
   const worker = async () => {
     while (next < plan.accounts) {
       const index = next++;
-      tokens[index] = await one(index);
+      sessions[index] = await one(index);
     }
   };
   await Promise.all(Array.from({ length: Math.min(plan.concurrency ?? 8, plan.accounts) }, worker));
-  return tokens;
+  return sessions;
+}
+
+/** New tokens for a session (the refresh token sent is used up), or null when refused. */
+export async function refreshSession(url: string, current: Session, metrics: Recorder): Promise<Session | null> {
+  const response = await post(`${url}/api/auth/refresh`, { refreshToken: current.refreshToken }, metrics, "refresh");
+  if (!response.ok) {
+    await response.text();
+    return null;
+  }
+  return await session(response);
 }
 
 /**

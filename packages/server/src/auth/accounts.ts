@@ -2,8 +2,8 @@ import { type AuthResponse, ErrorCodes, type PublicUser } from "@roadpulse/proto
 import { AppError } from "../errors.js";
 import { EmailTakenError, type UserDoc, type UsersRepository } from "../store/users.js";
 import type { LoginBackoff } from "./login-backoff.js";
+import type { LoginSessions } from "./login-sessions.js";
 import { DUMMY_HASH_PROMISE, hashPassword, verifyPassword } from "./passwords.js";
-import type { TokenService } from "./tokens.js";
 
 export function publicUser(user: UserDoc): PublicUser {
   return {
@@ -15,11 +15,14 @@ export function publicUser(user: UserDoc): PublicUser {
   };
 }
 
-/** Accounts: registration, login (a token for a password) and the account behind a token. */
+/**
+ * Accounts: registration, login (a login session for a password), refresh and logout of sessions
+ * (login-sessions.ts), and the account behind a token.
+ */
 export class Accounts {
   constructor(
     private readonly users: UsersRepository,
-    private readonly tokens: TokenService,
+    private readonly sessions: LoginSessions,
     private readonly backoff: LoginBackoff,
   ) {}
 
@@ -35,7 +38,7 @@ export class Accounts {
       if (error instanceof EmailTakenError) throw new AppError(ErrorCodes.Conflict, "This email is already registered");
       throw error;
     }
-    return { user: publicUser(user), token: await this.#token(user) };
+    return { user: publicUser(user), ...(await this.sessions.start(user)) };
   }
 
   async login(input: { email: string; password: string }): Promise<AuthResponse> {
@@ -49,16 +52,22 @@ export class Accounts {
       throw new AppError(ErrorCodes.Unauthorized, "Wrong email or password");
     }
     await this.backoff.succeeded(input.email);
-    return { user: publicUser(user), token: await this.#token(user) };
+    return { user: publicUser(user), ...(await this.sessions.start(user)) };
+  }
+
+  /** New tokens for a refresh token, which is used up (see LoginSessions.refresh). */
+  async refresh(refreshToken: string): Promise<AuthResponse> {
+    const { user, tokens } = await this.sessions.refresh(refreshToken);
+    return { user: publicUser(user), ...tokens };
+  }
+
+  async logout(refreshToken: string): Promise<void> {
+    await this.sessions.logout(refreshToken);
   }
 
   async get(userId: string): Promise<PublicUser> {
     const user = await this.users.findById(userId);
     if (!user) throw new AppError(ErrorCodes.NotFound, "This account no longer exists");
     return publicUser(user);
-  }
-
-  async #token(user: UserDoc): Promise<string> {
-    return await this.tokens.issue({ userId: user._id.toHexString(), role: user.role });
   }
 }

@@ -4,6 +4,8 @@ import {
   type LoginBody,
   LoginBodySchema,
   PublicUserSchema,
+  type RefreshBody,
+  RefreshBodySchema,
   type RegisterBody,
   RegisterBodySchema,
 } from "@roadpulse/protocol";
@@ -21,7 +23,10 @@ const errorResponses = {
   503: { $ref: "HttpError#" },
 };
 
-/** `POST /api/auth/register`, `POST /api/auth/login`, `GET /api/users/me`, `POST /api/devices`. */
+/**
+ * `POST /api/auth/register`, `/login`, `/refresh`, `/logout`, `GET /api/users/me`,
+ * `POST /api/devices`.
+ */
 export function authRoutes(ctx: NodeContext, accounts: Accounts): ApiRoutes {
   return async (app: FastifyInstance) => {
     app.post<{ Body: RegisterBody }>(
@@ -50,6 +55,40 @@ export function authRoutes(ctx: NodeContext, accounts: Accounts): ApiRoutes {
         config: authRateLimit(ctx),
       },
       async (request) => await accounts.login(request.body),
+    );
+
+    app.post<{ Body: RefreshBody }>(
+      "/auth/refresh",
+      {
+        schema: {
+          tags: ["auth"],
+          summary: "Trade a refresh token for new tokens (the one sent is used up)",
+          description:
+            "Call before the access token expires (`expiresIn`) or when a request answers 401. Each refresh " +
+            "token works once: sending one again ends its session (all its tokens stop working).",
+          body: RefreshBodySchema,
+          response: { 200: AuthResponseSchema, ...errorResponses },
+        },
+        // Signed tokens cannot be guessed, and refreshing costs no password hash: the general
+        // per-address budget applies, not the login one (many phones share a carrier's address).
+      },
+      async (request) => await accounts.refresh(request.body.refreshToken),
+    );
+
+    app.post<{ Body: RefreshBody }>(
+      "/auth/logout",
+      {
+        schema: {
+          tags: ["auth"],
+          summary: "End a login session: its refresh and access tokens stop working on every node",
+          body: RefreshBodySchema,
+          response: { 204: { type: "null" }, ...errorResponses },
+        },
+      },
+      async (request, reply) => {
+        await accounts.logout(request.body.refreshToken);
+        return reply.code(204).send();
+      },
     );
 
     app.post(

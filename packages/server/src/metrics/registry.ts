@@ -28,6 +28,7 @@ export class Metrics {
   readonly connectedSockets: Gauge;
   readonly socketEvents: Counter<"event" | "outcome">;
   readonly limits: Counter<"limit">;
+  readonly tokenRefreshes: Counter<"outcome">;
   readonly ackDuration: Histogram<"event">;
   readonly httpRequests: Counter<"method" | "route" | "status_class">;
   readonly httpDuration: Histogram<"method" | "route">;
@@ -77,8 +78,14 @@ export class Metrics {
     });
     this.limits = new Counter({
       name: "roadpulse_limits_total",
-      help: "Times a bound bit: events over a connection's budget (socket_events) or in flight (socket_in_flight), connections closed for abuse (socket_abuse) or not reading (send_buffer), sessions refused (pending_sessions), HTTP requests refused (http_requests)",
+      help: "Times a bound bit: events over a connection's budget (socket_events) or in flight (socket_in_flight), connections closed for abuse (socket_abuse) or not reading (send_buffer), sessions refused (pending_sessions), connections over an account's cap (sockets_per_account), HTTP requests refused (http_requests)",
       labelNames: ["limit"],
+      registers,
+    });
+    this.tokenRefreshes = new Counter({
+      name: "roadpulse_token_refreshes_total",
+      help: "Refresh token uses by outcome: ok, invalid (bad signature or expired), revoked (logged out), reused (a token used twice: its session is revoked), unavailable (Redis away)",
+      labelNames: ["outcome"],
       registers,
     });
     this.ackDuration = new Histogram({

@@ -44,6 +44,10 @@
  *
  *   auth:login:failures:{emailHash} → HASH {count, at}: failed logins in a row and the last one's
  *                                      epoch ms (TTL LOGIN_FAILURE_WINDOW); the email is hashed
+ *   auth:refresh:{sessionId}        → HASH {gen, user, revoked?}: a login session's current refresh
+ *                                      generation and, once logged out or its refresh token reused,
+ *                                      why it was revoked (TTL REFRESH_TOKEN_TTL_SECONDS;
+ *                                      auth/refresh-families.ts, durable copy in `login_sessions`)
  *
  * And the HTTP rate limits' counters, written by @fastify/rate-limit (http/rate-limit.ts):
  *
@@ -84,6 +88,7 @@ export const Keys = {
   hazardSeen: (region: string, type: string) => `hazards:seen:${region}:${type}`,
   foldLock: "roads:fold:lock",
   loginFailures: (emailHash: string) => `auth:login:failures:${emailHash}`,
+  refreshSession: (sessionId: string) => `auth:refresh:${sessionId}`,
 } as const;
 
 /** TTLs in seconds, from the configuration. */

@@ -4,7 +4,7 @@ import { Server } from "socket.io";
 
 /**
  * The baseline: a bare Socket.IO server that answers the simulator's calls with the shapes a node
- * gives (login, device registration, /health, acks of the three events) and does nothing else: no Redis, no store, no
+ * gives (login and refresh, device registration, /health, acks of the three events) and does nothing else: no Redis, no store, no
  * pushes. Run on the same machine with the same generator, it measures what the box, Node.js and
  * Socket.IO cost by themselves, so a cluster's figures can be read as ratios to it.
  */
@@ -19,9 +19,13 @@ export async function startBaseline(
   const http = createServer((request: IncomingMessage, response: ServerResponse) => {
     request.resume();
     const path = (request.url ?? "/").split("?")[0];
-    if (request.method === "POST" && (path === "/api/auth/register" || path === "/api/auth/login")) {
+    if (
+      request.method === "POST" &&
+      (path === "/api/auth/register" || path === "/api/auth/login" || path === "/api/auth/refresh")
+    ) {
       const user = { id: "0".repeat(24), email: "baseline@sim", displayName: "baseline", role: "user", createdAt: "" };
-      answer(response, path.endsWith("register") ? 201 : 200, { user, token: "baseline" });
+      const tokens = { token: "baseline", refreshToken: "baseline", expiresIn: 900 };
+      answer(response, path.endsWith("register") ? 201 : 200, { user, ...tokens });
     } else if (request.method === "POST" && path === "/api/devices") {
       answer(response, 201, { deviceId: `baseline-${Math.random().toString(36).slice(2, 12)}` });
     } else if (path === "/health") {

@@ -16,7 +16,11 @@ export type DeviceSettings = Pick<
   | "maxInflight"
   | "maxQueued"
   | "ackTimeoutMs"
-> & { token: string; deviceId: string };
+> & {
+  /** The account's current access token, read at every (re)connection (TokenKeeper renews it). */
+  token: () => string;
+  deviceId: string;
+};
 
 interface Batch {
   observations: Observation[];
@@ -57,7 +61,7 @@ export class Device {
     private readonly onAcked?: (ids: string[]) => void,
   ) {
     this.socket = io(settings.url, {
-      auth: { token: settings.token },
+      auth: (send) => send({ token: settings.token() }),
       query: { deviceId: settings.deviceId },
       transports: [settings.transport],
       reconnectionDelay: 500,

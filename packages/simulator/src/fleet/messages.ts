@@ -6,13 +6,22 @@ import type { AreaOptions } from "./drive.js";
 export interface WorkerPlan {
   type: "start";
   worker: number;
-  devices: Array<{ deviceId: string; token: string; startDelayMs: number }>;
+  /** Each account's access token; a device uses its account's (`account`, an index here). */
+  tokens: string[];
+  devices: Array<{ deviceId: string; account: number; startDelayMs: number }>;
   settings: Omit<DeviceSettings, "deviceId" | "token">;
   area: AreaOptions;
   eventRate: number;
   /** When set, the ids of every acknowledged observation are appended here, one per line. */
   ackedIdsFile?: string;
   reportMs: number;
+}
+
+/** Coordinator → worker: an account's access token was renewed (TokenKeeper). */
+export interface WorkerToken {
+  type: "token";
+  account: number;
+  token: string;
 }
 
 export interface WorkerStop {

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, freemem, release, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { obtainTokens, registerDevices } from "../accounts.js";
+import { obtainSessions, registerDevices } from "../accounts.js";
 import { type FileLimit, raiseFileLimit } from "../limits.js";
 import { computeFigures, type FigureInputs } from "../metrics/figures.js";
 import { Recorder } from "../metrics/recorder.js";
@@ -15,6 +15,7 @@ import { discoverCluster, explicitGroups, type ProcessGroup } from "../proc/disc
 import { environ } from "../proc/procfs.js";
 import { type GroupSample, ProcSampler } from "../proc/sampler.js";
 import { checkAckedIds } from "../store-check.js";
+import { TokenKeeper } from "../token-keeper.js";
 import type { WorkerMessage, WorkerPlan, WorkerReport } from "./messages.js";
 
 const WORKER = fileURLToPath(new URL("./worker.js", import.meta.url));
@@ -122,7 +123,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
    */
   let recent = new Recorder();
   log(`${options.accounts} account(s) for ${options.devices} device(s) at ${options.url}…`);
-  const tokens = await obtainTokens(
+  const sessions = await obtainSessions(
     {
       url: options.url,
       accounts: options.accounts,
@@ -132,7 +133,10 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     },
     metrics,
   );
-  const deviceIds = await registerDevices(options.url, tokens, options.devices, metrics);
+  const tokens = new TokenKeeper(options.url, sessions, metrics, (account, token) => {
+    for (const child of workers) if (child.connected) child.send({ type: "token", account, token });
+  });
+  const deviceIds = await registerDevices(options.url, tokens.tokens, options.devices, metrics);
 
   const mongoUri = storeUri(options.mongoUri, clusterGroups, log);
   const idsDir = mongoUri ? mkdtempSync(join(tmpdir(), "roadpulse-sim-")) : undefined;
@@ -185,11 +189,12 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     const devices = [];
     for (let i = w * perWorker; i < Math.min(options.devices, (w + 1) * perWorker); i++) {
       const startDelayMs = (i / options.devices) * options.rampMs;
-      devices.push({ deviceId: deviceIds[i] as string, token: tokens[i % tokens.length] as string, startDelayMs });
+      devices.push({ deviceId: deviceIds[i] as string, account: i % sessions.length, startDelayMs });
     }
     const plan: WorkerPlan = {
       type: "start",
       worker: w,
+      tokens: tokens.tokens,
       devices,
       settings,
       area: options.area,
@@ -199,6 +204,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     };
     child.send(plan);
   });
+  tokens.start();
 
   // CPU is counted from here, when the devices start: the accounts' set-up before (password
   // hashing on the nodes, deliberately slow) is not part of the fleet's cost.
@@ -261,6 +267,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
   await sleep(options.durationMs, stop);
   const steadySeconds = elapsedS() - rampEndS;
   const graceMs = options.ackTimeoutMs + 2_000;
+  tokens.stop();
   for (const child of workers) child.send({ type: "stop", graceMs });
   await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, graceMs + 15_000).unref())]);
   for (const child of workers) if (child.exitCode === null) child.kill("SIGKILL");

@@ -3,7 +3,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Recorder } from "../metrics/recorder.js";
 import { Device } from "./device.js";
 import { RandomDrive } from "./drive.js";
-import type { WorkerMessage, WorkerPlan, WorkerStop } from "./messages.js";
+import type { WorkerMessage, WorkerPlan, WorkerStop, WorkerToken } from "./messages.js";
 
 /**
  * One generator process: runs its share of the fleet and reports metric deltas to the coordinator
@@ -14,6 +14,8 @@ const metrics = new Recorder();
 const devices: Device[] = [];
 const loop = monitorEventLoopDelay({ resolution: 10 });
 let plan: WorkerPlan | undefined;
+/** Each account's current access token, renewed by the coordinator's TokenKeeper. */
+let tokens: string[] = [];
 let pendingIds: string[] = [];
 let reporter: NodeJS.Timeout | undefined;
 
@@ -56,11 +58,12 @@ function report(): void {
 
 function start(message: WorkerPlan): void {
   plan = message;
+  tokens = [...message.tokens];
   loop.enable();
   const onAcked = message.ackedIdsFile ? (ids: string[]) => pendingIds.push(...ids) : undefined;
   for (const spec of message.devices) {
     const device = new Device(
-      { ...message.settings, deviceId: spec.deviceId, token: spec.token },
+      { ...message.settings, deviceId: spec.deviceId, token: () => tokens[spec.account] as string },
       new RandomDrive(message.area, message.eventRate),
       metrics,
       onAcked,
@@ -81,8 +84,9 @@ async function stop(message: WorkerStop): Promise<void> {
   setTimeout(() => process.exit(0), 200);
 }
 
-process.on("message", (message: WorkerPlan | WorkerStop) => {
+process.on("message", (message: WorkerPlan | WorkerToken | WorkerStop) => {
   if (message.type === "start") start(message);
+  else if (message.type === "token") tokens[message.account] = message.token;
   else if (message.type === "stop") void stop(message);
 });
 // The coordinator went away (Ctrl-C): nothing left to report to.

@@ -1,6 +1,6 @@
 import { writeFileSync } from "node:fs";
 import type { HazardPage, Observation, SegmentPage } from "@roadpulse/protocol";
-import { obtainTokens, registerDevices } from "../accounts.js";
+import { obtainSessions, registerDevices } from "../accounts.js";
 import { Device } from "../fleet/device.js";
 import type { ObservationSource, Position } from "../fleet/drive.js";
 import { figureNames, machine } from "../fleet/run.js";
@@ -8,6 +8,7 @@ import { computeFigures } from "../metrics/figures.js";
 import { Recorder } from "../metrics/recorder.js";
 import { table } from "../metrics/summary.js";
 import { checkNames, evaluate, parseThreshold, type ThresholdResult } from "../metrics/thresholds.js";
+import { TokenKeeper } from "../token-keeper.js";
 import { generateNetwork, type NetworkOptions } from "./network.js";
 import { score, type TruthScore } from "./score.js";
 
@@ -105,7 +106,7 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
   );
   const metrics = new Recorder();
   const ids = [...truth.drives.keys()];
-  const tokens = await obtainTokens(
+  const sessions = await obtainSessions(
     {
       url: options.url,
       accounts: options.accounts,
@@ -115,14 +116,15 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     },
     metrics,
   );
-  const issued = await registerDevices(options.url, tokens, ids.length, metrics);
+  const tokens = new TokenKeeper(options.url, sessions, metrics);
+  const issued = await registerDevices(options.url, tokens.tokens, ids.length, metrics);
   const started = performance.now();
   const devices = ids.map(
     (name, i) =>
       new Device(
         {
           url: options.url,
-          token: tokens[i % tokens.length] as string,
+          token: () => tokens.token(i % sessions.length),
           deviceId: issued[i] as string,
           transport: options.transport,
           locationIntervalMs: 5_000,
@@ -138,6 +140,7 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
       ),
   );
   for (const device of devices) device.start();
+  tokens.start();
   const deadline = Date.now() + options.settleTimeoutMs + truth.observations * 20;
   let lastLog = Date.now();
   while (Date.now() < deadline) {
@@ -151,6 +154,7 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const lastAckAt = performance.now();
+  tokens.stop();
   const unsent = (await Promise.all(devices.map((d) => d.stop(options.ackTimeoutMs)))).reduce(
     (s, r) => s + r.unsent,
     0,
@@ -188,7 +192,7 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     await new Promise((resolve) => setTimeout(resolve, 1_000));
   }
   // Device i drives for account i % accounts: the server confirms a pothole from 3 distinct accounts.
-  const accountOf = new Map(ids.map((name, i) => [name, i % tokens.length]));
+  const accountOf = new Map(ids.map((name, i) => [name, i % sessions.length]));
   const scores = score(truth, segments, hazards, options.minN, (device) => accountOf.get(device) ?? -1);
   const wallSeconds = (performance.now() - started) / 1000;
   const fleet = computeFigures({
