@@ -1,8 +1,14 @@
 import { randomBytes } from "node:crypto";
+import { type HttpAnswer, requestJson } from "./http.js";
 import type { Recorder } from "./metrics/recorder.js";
 
-export interface AccountPlan {
+/** Where the fleet's HTTP calls go, and from which local address (default: the machine's own). */
+export interface HttpTarget {
   url: string;
+  localAddress?: string;
+}
+
+export interface AccountPlan extends HttpTarget {
   accounts: number;
   /** Stable prefix: accounts are logged into when they exist (reruns), registered otherwise. */
   prefix: string;
@@ -14,25 +20,26 @@ export interface AccountPlan {
 
 /** One POST, retried like the app would on a 5xx or a network error (3 attempts, growing pause). */
 async function post(
-  url: string,
+  target: HttpTarget,
+  path: string,
   body: object,
   metrics: Recorder,
   name: string,
   headers: Record<string, string> = {},
-): Promise<Response> {
+): Promise<HttpAnswer> {
   for (let attempt = 1; ; attempt++) {
     const started = performance.now();
     try {
-      const response = await fetch(url, {
+      const response = await requestJson(`${target.url}${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json", ...headers },
-        body: JSON.stringify(body),
-        signal: AbortSignal.timeout(60_000),
+        body,
+        headers,
+        timeoutMs: 60_000,
+        ...(target.localAddress ? { localAddress: target.localAddress } : {}),
       });
       metrics.record(`http.${name}`, performance.now() - started);
       metrics.count(`http.${name}.${response.status}`);
       if (response.status < 500 || attempt >= 3) return response;
-      await response.text();
     } catch (error) {
       metrics.count(`http.${name}.failed`);
       if (attempt >= 3) throw error;
@@ -49,8 +56,8 @@ export interface Session {
   expiresIn: number;
 }
 
-async function session(response: Response): Promise<Session> {
-  const body = (await response.json()) as Session;
+function session(response: HttpAnswer): Session {
+  const body = response.json<Session>();
   return { token: body.token, refreshToken: body.refreshToken, expiresIn: body.expiresIn };
 }
 
@@ -67,18 +74,13 @@ export async function obtainSessions(plan: AccountPlan, metrics: Recorder): Prom
     const email = `${prefix}-${index}@sim.roadpulse.test`;
     const query = `?deviceId=${encodeURIComponent(plan.deviceIdOf(index))}`;
     if (plan.prefix) {
-      const login = await post(
-        `${plan.url}/api/auth/login${query}`,
-        { email, password: plan.password },
-        metrics,
-        "login",
-      );
-      if (login.ok) return await session(login);
+      const login = await post(plan, `/api/auth/login${query}`, { email, password: plan.password }, metrics, "login");
+      if (login.ok) return session(login);
     }
     const body = { email, password: plan.password, displayName: `sim ${index}` };
-    const response = await post(`${plan.url}/api/auth/register${query}`, body, metrics, "register");
-    if (response.status !== 201) throw new Error(`register ${email}: HTTP ${response.status} ${await response.text()}`);
-    return await session(response);
+    const response = await post(plan, `/api/auth/register${query}`, body, metrics, "register");
+    if (response.status !== 201) throw new Error(`register ${email}: HTTP ${response.status} ${response.text}`);
+    return session(response);
   };
   const worker = async () => {
     while (next < plan.accounts) {
@@ -91,13 +93,9 @@ export async function obtainSessions(plan: AccountPlan, metrics: Recorder): Prom
 }
 
 /** New tokens for a session (the refresh token sent is used up), or null when refused. */
-export async function refreshSession(url: string, current: Session, metrics: Recorder): Promise<Session | null> {
-  const response = await post(`${url}/api/auth/refresh`, { refreshToken: current.refreshToken }, metrics, "refresh");
-  if (!response.ok) {
-    await response.text();
-    return null;
-  }
-  return await session(response);
+export async function refreshSession(target: HttpTarget, current: Session, metrics: Recorder): Promise<Session | null> {
+  const response = await post(target, "/api/auth/refresh", { refreshToken: current.refreshToken }, metrics, "refresh");
+  return response.ok ? session(response) : null;
 }
 
 /**
@@ -106,7 +104,7 @@ export async function refreshSession(url: string, current: Session, metrics: Rec
  * belongs to account `i % tokens.length`.
  */
 export async function registerDevices(
-  url: string,
+  target: HttpTarget,
   tokens: string[],
   devices: number,
   metrics: Recorder,
@@ -118,9 +116,9 @@ export async function registerDevices(
     while (next < devices) {
       const index = next++;
       const token = tokens[index % tokens.length] as string;
-      const response = await post(`${url}/api/devices`, {}, metrics, "device", { authorization: `Bearer ${token}` });
-      if (response.status !== 201) throw new Error(`device ${index}: HTTP ${response.status} ${await response.text()}`);
-      ids[index] = ((await response.json()) as { deviceId: string }).deviceId;
+      const response = await post(target, "/api/devices", {}, metrics, "device", { authorization: `Bearer ${token}` });
+      if (response.status !== 201) throw new Error(`device ${index}: HTTP ${response.status} ${response.text}`);
+      ids[index] = response.json<{ deviceId: string }>().deviceId;
     }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, devices) }, worker));

@@ -49,6 +49,8 @@ function num(text: string, flag: string, min: number, max: number): number {
 
 export interface FleetOptions {
   url: string;
+  /** Local address every connection and request of the fleet comes from ("" = the machine's choice). */
+  localAddress: string;
   devices: number;
   workers: number;
   rampMs: number;
@@ -80,6 +82,11 @@ export interface FleetOptions {
 /** Flags shared by `fleet`, `truth` and `soak`, each with its default and its help line. */
 export const FLEET_FLAGS = {
   url: { type: "string", default: "http://127.0.0.1:8080", help: "RoadPulse base URL (nginx or one node)" },
+  "local-address": {
+    type: "string",
+    default: "",
+    help: "local address to connect from (e.g. 127.0.0.2: per-address limits then count the fleet)",
+  },
   devices: { type: "string", default: "100", help: "simulated phones" },
   workers: { type: "string", default: "auto", help: "generator processes (auto: one per 250 devices, ≤ cores)" },
   ramp: { type: "string", default: "10s", help: "time over which devices connect" },
@@ -139,6 +146,9 @@ export function fleetOptions(values: FlagValues): FleetOptions {
   const transport = s("transport");
   if (transport !== "websocket" && transport !== "polling")
     throw new UsageError("--transport must be websocket or polling");
+  if (s("local-address") && transport === "polling") {
+    throw new UsageError("--local-address needs --transport websocket (long-polling requests cannot choose it)");
+  }
   const area = s("area").split(",").map(Number);
   if (area.length !== 3 || area.some((v) => !Number.isFinite(v)))
     throw new UsageError("--area must be lat,lon,radiusKm");
@@ -148,6 +158,7 @@ export function fleetOptions(values: FlagValues): FleetOptions {
     url,
     devices,
     workers: Math.min(workers, devices),
+    localAddress: s("local-address"),
     rampMs: parseDuration(s("ramp"), "ramp"),
     durationMs: parseDuration(s("duration"), "duration"),
     transport,

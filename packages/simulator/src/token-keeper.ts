@@ -1,4 +1,4 @@
-import { refreshSession, type Session } from "./accounts.js";
+import { type HttpTarget, refreshSession, type Session } from "./accounts.js";
 import type { Recorder } from "./metrics/recorder.js";
 
 /**
@@ -12,7 +12,7 @@ export class TokenKeeper {
   #stopped = false;
 
   constructor(
-    private readonly url: string,
+    private readonly target: HttpTarget,
     private readonly sessions: Session[],
     private readonly metrics: Recorder,
     /** Told the account's new access token after each refresh. */
@@ -56,7 +56,7 @@ export class TokenKeeper {
 
   async #refresh(account: number): Promise<void> {
     const current = this.sessions[account] as Session;
-    const next = await refreshSession(this.url, current, this.metrics).catch(() => null);
+    const next = await refreshSession(this.target, current, this.metrics).catch(() => null);
     if (next === null) {
       // Refused or unreachable: try again soon; the access token may still have some life.
       this.#schedule(account, 10_000);

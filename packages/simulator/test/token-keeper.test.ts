@@ -29,7 +29,7 @@ describe("the fleet's token keeper", () => {
       metrics,
     );
     const renewed: number[] = [];
-    const keeper = new TokenKeeper(node.url, sessions, metrics, (account) => renewed.push(account));
+    const keeper = new TokenKeeper({ url: node.url }, sessions, metrics, (account) => renewed.push(account));
     const first = keeper.tokens;
     keeper.start();
     try {

@@ -8,6 +8,7 @@ import type { ObservationSource } from "./drive.js";
 export type DeviceSettings = Pick<
   FleetOptions,
   | "url"
+  | "localAddress"
   | "transport"
   | "locationIntervalMs"
   | "batchIntervalMs"
@@ -64,6 +65,8 @@ export class Device {
       auth: (send) => send({ token: settings.token() }),
       query: { deviceId: settings.deviceId },
       transports: [settings.transport],
+      // Reaches the websocket's TCP connection (not long-polling's: options.ts refuses that pair).
+      ...(settings.localAddress ? { localAddress: settings.localAddress } : {}),
       reconnectionDelay: 500,
       reconnectionDelayMax: 5_000,
       randomizationFactor: 0.5,

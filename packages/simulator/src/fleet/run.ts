@@ -123,9 +123,10 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
    */
   let recent = new Recorder();
   log(`${options.accounts} account(s) for ${options.devices} device(s) at ${options.url}…`);
+  const target = { url: options.url, ...(options.localAddress ? { localAddress: options.localAddress } : {}) };
   const sessions = await obtainSessions(
     {
-      url: options.url,
+      ...target,
       accounts: options.accounts,
       prefix: options.accountPrefix,
       password: options.password,
@@ -133,10 +134,10 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
     },
     metrics,
   );
-  const tokens = new TokenKeeper(options.url, sessions, metrics, (account, token) => {
+  const tokens = new TokenKeeper(target, sessions, metrics, (account, token) => {
     for (const child of workers) if (child.connected) child.send({ type: "token", account, token });
   });
-  const deviceIds = await registerDevices(options.url, tokens.tokens, options.devices, metrics);
+  const deviceIds = await registerDevices(target, tokens.tokens, options.devices, metrics);
 
   const mongoUri = storeUri(options.mongoUri, clusterGroups, log);
   const idsDir = mongoUri ? mkdtempSync(join(tmpdir(), "roadpulse-sim-")) : undefined;
@@ -176,6 +177,7 @@ export async function runFleet(options: FleetOptions, hooks: FleetHooks = {}): P
   for (const note of new Set(limits.map((l) => l.note))) log(note);
   const settings = {
     url: options.url,
+    localAddress: options.localAddress,
     transport: options.transport,
     locationIntervalMs: options.locationIntervalMs,
     batchIntervalMs: options.batchIntervalMs,

@@ -116,14 +116,15 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     },
     metrics,
   );
-  const tokens = new TokenKeeper(options.url, sessions, metrics);
-  const issued = await registerDevices(options.url, tokens.tokens, ids.length, metrics);
+  const tokens = new TokenKeeper({ url: options.url }, sessions, metrics);
+  const issued = await registerDevices({ url: options.url }, tokens.tokens, ids.length, metrics);
   const started = performance.now();
   const devices = ids.map(
     (name, i) =>
       new Device(
         {
           url: options.url,
+          localAddress: "",
           token: () => tokens.token(i % sessions.length),
           deviceId: issued[i] as string,
           transport: options.transport,
