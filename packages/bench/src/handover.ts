@@ -79,6 +79,7 @@ async function main(): Promise<void> {
   const node = await startNodeProcess({
     nodeId: "handover",
     port,
+    metricsPort: await freePort(),
     env: {
       REDIS_URL: `${redis.url}/0`,
       MONGODB_URI: `${mongo.baseUri}/bench_handover`,
@@ -117,7 +118,7 @@ async function main(): Promise<void> {
       }),
     );
     const seconds = (Date.now() - started) / 1000;
-    const serverSide = await connectedCount(node.url);
+    const serverSide = await connectedCount(node.metricsUrl);
     console.log(
       `WORKERS=${WORKERS}, transport ${TRANSPORT}, ${CONNECTIONS} fresh connections, ${PARALLEL} at a time, ${seconds.toFixed(1)} s`,
     );

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * The local cluster, as plain processes: Redis (the machine's when it answers, else our own),
- * FerretDB (unless MONGODB_URI is set; on ROADPULSE_STORE_BACKEND, PostgreSQL by default), NODES RoadPulse nodes on ports 5001… and nginx on LB_PORT
+ * FerretDB (unless MONGODB_URI is set; on ROADPULSE_STORE_BACKEND, PostgreSQL by default), NODES RoadPulse nodes on ports 5001… (metrics on 9464…) and nginx on LB_PORT
  * in front of them, with the project's nginx.conf. Stops everything it started on Ctrl-C or
  * SIGTERM. Run through scripts/start.sh, which installs and builds first.
  */
@@ -66,6 +66,8 @@ async function main(): Promise<void> {
   const nodes = intFromEnv("NODES", 3);
   if (nodes < 1 || nodes > 32) throw new Error("NODES must be between 1 and 32");
   const firstPort = intFromEnv("NODE_BASE_PORT", 5001);
+  // Each node's metrics listener (METRICS_PORT), where a local Prometheus would scrape it.
+  const firstMetricsPort = intFromEnv("METRICS_BASE_PORT", 9464);
   const lbPort = intFromEnv("LB_PORT", 8080);
 
   const stoppers: Array<() => Promise<unknown>> = [];
@@ -95,6 +97,7 @@ async function main(): Promise<void> {
     const cluster = await Cluster.start({
       nodes,
       nodePorts: Array.from({ length: nodes }, (_, i) => firstPort + i),
+      metricsPorts: Array.from({ length: nodes }, (_, i) => firstMetricsPort + i),
       lbPort,
       redisUrl: redis.url,
       mongoUri: mongo.uri,
@@ -113,7 +116,11 @@ async function main(): Promise<void> {
     console.log(
       `  MongoDB   ${mongo.uri}${mongo.supervisor ? ` (FerretDB on ${mongo.backend}, started here, restarted if it stalls)` : ""}`,
     );
-    for (const node of running) console.log(`  ${node.nodeId.padEnd(9)} ${node.url}  (health: ${node.url}/health)`);
+    for (const node of running) {
+      console.log(
+        `  ${node.nodeId.padEnd(9)} ${node.url}  (health: ${node.url}/health, metrics: ${node.metricsUrl}/metrics)`,
+      );
+    }
     console.log(`  nginx     ${nginx.url}  ← devices, the simulator and curl go here (health: ${nginx.url}/health)`);
     console.log("A node that dies is restarted. Ctrl-C stops everything.\n");
   } catch (error) {

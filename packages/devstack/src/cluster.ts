@@ -7,6 +7,8 @@ export interface ClusterOptions {
   nodes: number;
   /** Ports of the nodes; free ones are picked when omitted. */
   nodePorts?: number[];
+  /** Each node's metrics port; free ports when absent. */
+  metricsPorts?: number[];
   lbPort?: number;
   redisUrl: string;
   mongoUri: string;
@@ -42,6 +44,8 @@ export class Cluster {
     readonly nodes: Array<NodeProcess | undefined>,
     readonly nginx: NginxInstance,
     private readonly ports: number[],
+    /** Each node's metrics port (METRICS_PORT), kept across its restarts like its API port. */
+    private readonly metricsPorts: number[],
   ) {
     this.#inRotation = new Set(nodes.map((_, index) => index));
     nodes.forEach((node, index) => {
@@ -56,27 +60,32 @@ export class Cluster {
 
   static async start(options: ClusterOptions): Promise<Cluster> {
     const ports = options.nodePorts ?? (await Promise.all(Array.from({ length: options.nodes }, () => freePort())));
+    const metricsPorts =
+      options.metricsPorts ?? (await Promise.all(Array.from({ length: options.nodes }, () => freePort())));
     const nodes: NodeProcess[] = [];
     try {
-      for (let i = 0; i < options.nodes; i++) nodes.push(await Cluster.#startNode(options, i, ports[i] as number));
+      for (let i = 0; i < options.nodes; i++) {
+        nodes.push(await Cluster.#startNode(options, i, ports[i] as number, metricsPorts[i] as number));
+      }
       const nginx = await startNginx({
         port: options.lbPort ?? (await freePort()),
         upstreams: ports.map((port) => `127.0.0.1:${port}`),
         dir: join(options.dir, "nginx"),
         output: options.output("nginx"),
       });
-      return new Cluster(options, nodes, nginx, ports);
+      return new Cluster(options, nodes, nginx, ports, metricsPorts);
     } catch (error) {
       await Promise.allSettled(nodes.map((node) => node.service.kill()));
       throw error;
     }
   }
 
-  static #startNode(options: ClusterOptions, index: number, port: number): Promise<NodeProcess> {
+  static #startNode(options: ClusterOptions, index: number, port: number, metricsPort: number): Promise<NodeProcess> {
     const nodeId = `${options.nodeIdPrefix ?? "node"}-${index + 1}`;
     return startNodeProcess({
       nodeId,
       port,
+      metricsPort,
       env: { ...options.env, REDIS_URL: options.redisUrl, MONGODB_URI: options.mongoUri },
       output: options.output(nodeId),
     });
@@ -101,9 +110,10 @@ export class Cluster {
    */
   async addNode(): Promise<number> {
     const index = this.nodes.length;
-    const port = await freePort();
+    const [port, metricsPort] = [await freePort(), await freePort()];
     this.ports[index] = port;
-    const node = await Cluster.#startNode(this.options, index, port);
+    this.metricsPorts[index] = metricsPort;
+    const node = await Cluster.#startNode(this.options, index, port, metricsPort);
     this.nodes[index] = node;
     this.#supervise(index, node);
     this.#inRotation.add(index);
@@ -131,7 +141,12 @@ export class Cluster {
 
   /** Starts node `index` again on its old port (nginx's upstream list stays the same). */
   async restart(index: number): Promise<NodeProcess> {
-    const node = await Cluster.#startNode(this.options, index, this.ports[index] as number);
+    const node = await Cluster.#startNode(
+      this.options,
+      index,
+      this.ports[index] as number,
+      this.metricsPorts[index] as number,
+    );
     this.nodes[index] = node;
     this.#supervise(index, node);
     return node;

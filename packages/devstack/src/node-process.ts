@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { waitFor } from "./ports.js";
+import { freePort, waitFor } from "./ports.js";
 import { type Service, startService } from "./process.js";
 
 /** The compiled node entry point (the README's commands build it first). */
@@ -9,6 +9,9 @@ export interface NodeProcess {
   nodeId: string;
   port: number;
   url: string;
+  /** The node's metrics listener (METRICS_PORT): `${metricsUrl}/metrics` is what Prometheus scrapes. */
+  metricsPort: number;
+  metricsUrl: string;
   service: Service;
 }
 
@@ -27,12 +30,21 @@ export async function fetchHealth(url: string): Promise<{ status: number; body: 
 export async function startNodeProcess(options: {
   nodeId: string;
   port: number;
+  /** A free port when absent. */
+  metricsPort?: number;
   env: NodeJS.ProcessEnv;
   output: string | "inherit-prefixed" | "ignore";
   readyTimeoutMs?: number;
 }): Promise<NodeProcess> {
+  const metricsPort = options.metricsPort ?? (await freePort());
   const service = startService(options.nodeId, process.execPath, [NODE_MAIN], {
-    env: { ...process.env, ...options.env, PORT: String(options.port), NODE_ID: options.nodeId },
+    env: {
+      ...process.env,
+      ...options.env,
+      PORT: String(options.port),
+      METRICS_PORT: String(metricsPort),
+      NODE_ID: options.nodeId,
+    },
     output: options.output,
   });
   const url = `http://127.0.0.1:${options.port}`;
@@ -53,5 +65,6 @@ export async function startNodeProcess(options: {
     await service.kill();
     throw error;
   });
-  return { nodeId: options.nodeId, port: options.port, url, service };
+  const metricsUrl = `http://127.0.0.1:${metricsPort}`;
+  return { nodeId: options.nodeId, port: options.port, url, metricsPort, metricsUrl, service };
 }

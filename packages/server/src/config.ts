@@ -9,6 +9,9 @@ import { weakSecretReason } from "./secret-strength.js";
 export interface Config {
   port: number;
   host: string;
+  /** Port of the metrics listener (metrics/server.ts), apart from the API's; 0 = any free port. */
+  metricsPort: number;
+  metricsHost: string;
   nodeId: string;
   /**
    * This process's identity among the node's workers: equal to `nodeId` with one worker,
@@ -245,6 +248,12 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError("AGGREGATE_TEST_CRASH_AT", "is a test hook that kills the node; never set it in production");
   }
 
+  const port = integer(env, "PORT", 5000, 0, 65535);
+  const host = read(env, "HOST") ?? "0.0.0.0";
+  const metricsPort = integer(env, "METRICS_PORT", 9464, 0, 65535);
+  if (metricsPort !== 0 && metricsPort === port) {
+    throw new ConfigError("METRICS_PORT", `must differ from PORT (${port}): the metrics have a listener of their own`);
+  }
   const sessionTtlSeconds = integer(env, "SESSION_TTL_SECONDS", 3600, 10, 7 * 24 * 3600);
   const heartbeatTtlSeconds = integer(env, "HEARTBEAT_TTL_SECONDS", 300, 5, 24 * 3600);
   if (heartbeatTtlSeconds > sessionTtlSeconds) {
@@ -263,8 +272,10 @@ export function loadConfig(env: Env = process.env): Config {
   }
 
   return {
-    port: integer(env, "PORT", 5000, 0, 65535),
-    host: read(env, "HOST") ?? "0.0.0.0",
+    port,
+    host,
+    metricsPort,
+    metricsHost: read(env, "METRICS_HOST") ?? host,
     nodeId,
     instanceId: workerIndex === undefined ? nodeId : `${nodeId}#${workerIndex}`,
     nodeEnv,

@@ -14,6 +14,7 @@ import { createApp, mountApi } from "./http/app.js";
 import { createLogger, type Logger } from "./log.js";
 import { watchBackends } from "./metrics/backends.js";
 import { Metrics } from "./metrics/registry.js";
+import { type MetricsServer, startMetricsServer } from "./metrics/server.js";
 import { attachRedisAdapter } from "./realtime/adapter.js";
 import type { SocketHandlers } from "./realtime/features.js";
 import { attachHandlers, createSocketServer } from "./realtime/io.js";
@@ -32,6 +33,8 @@ export interface RunningNode {
   io: AppServer;
   /** The port actually bound (useful with PORT=0). */
   port: number;
+  /** The metrics listener's port (METRICS_PORT); null in a worker: its primary serves the node's. */
+  metricsPort: number | null;
   /** Graceful stop: drain, disconnect sockets, close clients. Idempotent. */
   close(): Promise<void>;
 }
@@ -122,6 +125,7 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   });
 
   let port = config.port;
+  let metrics: MetricsServer | null = null;
   if (options.mode === "worker") {
     await app.ready();
     acceptHandedOverConnections(app.server, io, cluster.worker?.id ?? 0);
@@ -131,7 +135,11 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
   } else {
     await app.listen({ port: config.port, host: config.host });
     port = (app.server.address() as AddressInfo).port;
-    log.info({ port, version: VERSION }, "RoadPulse node listening");
+    const registry = ctx.metrics.registry;
+    metrics = await startMetricsServer(config.metricsHost, config.metricsPort, registry.contentType, () =>
+      registry.metrics(),
+    );
+    log.info({ port, metricsPort: metrics.port, version: VERSION }, "RoadPulse node listening");
   }
   ctx.state.socketsActive = true;
 
@@ -143,10 +151,10 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
       for (const stop of jobStoppers.reverse()) await stop();
       await stopAdapter();
       stopWatchingBackends();
-      await Promise.allSettled([redis.close(), mongo.close()]);
+      await Promise.allSettled([redis.close(), mongo.close(), metrics?.close()]);
       log.info("RoadPulse node stopped");
     })();
     return closing;
   };
-  return { ctx, services, app, io, port, close };
+  return { ctx, services, app, io, port, metricsPort: metrics?.port ?? null, close };
 }

@@ -39,7 +39,7 @@ describe("a normal fleet and the limits", () => {
     expect(f.obs_acked).toBeGreaterThan(0);
     for (const node of cluster.nodes) {
       if (!node) continue;
-      const samples = parseSamples(await (await fetch(`${node.url}/metrics`)).text());
+      const samples = parseSamples(await (await fetch(`${node.metricsUrl}/metrics`)).text());
       const bitten = samples.filter((s) => s.name === "roadpulse_limits_total" && s.value > 0);
       expect(bitten, `${node.nodeId}: limits that bit`).toEqual([]);
     }

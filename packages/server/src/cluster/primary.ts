@@ -1,8 +1,9 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Config } from "../config.js";
 import type { Logger } from "../log.js";
+import { startMetricsServer } from "../metrics/server.js";
 import { ConnectionHandover } from "./handover.js";
-import { serveClusterMetrics } from "./metrics-ipc.js";
+import { clusterMetrics } from "./metrics-ipc.js";
 import { workerReady } from "./ready.js";
 
 /**
@@ -10,13 +11,12 @@ import { workerReady } from "./ready.js";
  * TCP connection to a worker (see handover.ts): by Engine.IO session id when the request carries
  * one (so every long-poll of a session reaches the worker that holds it), else to the ready worker
  * with the fewest sessions. Every worker is a full node in its own right (Redis adapter, presence,
- * metrics); the primary only routes, restarts crashed workers, aggregates metrics and forwards
- * shutdown.
+ * metrics); the primary only routes, restarts crashed workers, serves the node's metrics (every
+ * worker's, merged) and forwards shutdown.
  */
 export async function runPrimary(config: Config, log: Logger): Promise<void> {
   const handover = new ConnectionHandover(log);
   const server = handover.server;
-  serveClusterMetrics();
   cluster.on("message", (worker: Worker, message: unknown) => {
     handover.onMessage(worker.id, message);
   });
@@ -45,13 +45,20 @@ export async function runPrimary(config: Config, log: Logger): Promise<void> {
     server.once("error", reject);
     server.listen(config.port, config.host, () => resolve());
   });
-  log.info({ port: config.port, workers: config.workers }, "RoadPulse node primary listening");
+  // The node's metrics listener is the primary's: it merges every worker's registry.
+  const merged = clusterMetrics();
+  const metrics = await startMetricsServer(config.metricsHost, config.metricsPort, merged.contentType, merged.render);
+  log.info(
+    { port: config.port, metricsPort: metrics.port, workers: config.workers },
+    "RoadPulse node primary listening",
+  );
 
   const stop = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal, connections: handover.stats }, "shutting down workers");
     server.close();
+    void metrics.close();
     const alive = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
     const exits = alive.map((worker) => new Promise((resolve) => worker.once("exit", resolve)));
     for (const worker of alive) worker.process.kill("SIGTERM");

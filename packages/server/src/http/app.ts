@@ -9,7 +9,6 @@ import { VERSION } from "../version.js";
 import { errorBody, FASTIFY_ERRORS, HTTP_STATUS } from "./errors.js";
 import { registerRateLimits } from "./rate-limit.js";
 import { healthRoutes } from "./routes/health.js";
-import { metricsRoutes } from "./routes/metrics.js";
 import { createValidatorCompiler } from "./validation.js";
 
 /** Large enough for a 500-observation offline upload, small enough to refuse abuse early. */
@@ -20,8 +19,9 @@ export type ApiRoutes = (app: FastifyInstance) => Promise<void>;
 
 /**
  * The node's Fastify instance: strict validation, one error shape, `X-Node-Id` on every reply,
- * OpenAPI at `/docs`, `/health` and `/metrics`. Feature routes are mounted afterwards (mountApi),
- * once the services they call exist, so this file stays about HTTP itself.
+ * OpenAPI at `/docs` and `/health` (the metrics have a listener of their own: metrics/server.ts).
+ * Feature routes are mounted afterwards (mountApi), once the services they call exist, so this file
+ * stays about HTTP itself.
  */
 export async function createApp(ctx: NodeContext): Promise<FastifyInstance> {
   const app = Fastify({
@@ -97,7 +97,6 @@ export async function createApp(ctx: NodeContext): Promise<FastifyInstance> {
   if (ctx.config.docsEnabled) await registerDocs(app);
 
   await app.register(async (scope) => healthRoutes(scope, ctx));
-  await app.register(async (scope) => metricsRoutes(scope, ctx));
   return app;
 }
 

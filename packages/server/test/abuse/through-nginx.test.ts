@@ -112,7 +112,7 @@ async function limitsBitten(cluster: TestCluster, limit: string): Promise<number
   let sum = 0;
   for (const node of cluster.nodes) {
     if (!node) continue;
-    const text = await (await fetch(`${node.url}/metrics`)).text();
+    const text = await (await fetch(`${node.metricsUrl}/metrics`)).text();
     sum += total(parseSamples(text), "roadpulse_limits_total", { limit });
   }
   return sum;

@@ -46,10 +46,13 @@ describe("GET /health with every service up", () => {
     }
   });
 
-  it("serves Prometheus metrics and the OpenAPI document", async () => {
-    const metrics = await fetch(`${node.url}/metrics`);
+  it("serves Prometheus metrics on their own port only, and the OpenAPI document", async () => {
+    const metrics = await fetch(`${node.metricsUrl}/metrics`);
     expect(metrics.status).toBe(200);
     expect(await metrics.text()).toContain("roadpulse_build_info{");
+    // Not on the API's port (what the balancer and the ingress reach), and nothing else there.
+    expect((await fetch(`${node.url}/metrics`)).status).toBe(404);
+    expect((await fetch(`${node.metricsUrl}/health`)).status).toBe(404);
     const docs = await fetch(`${node.url}/docs/json`);
     expect(docs.status).toBe(200);
     const document = (await docs.json()) as { openapi: string; paths: Record<string, unknown> };

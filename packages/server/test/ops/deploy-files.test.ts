@@ -200,6 +200,11 @@ describe("Kubernetes manifests", () => {
       "secretRef",
     ]);
     expect(deployment.spec.template.metadata.annotations["prometheus.io/scrape"]).toBe("true");
+    // Metrics on their own port, which the Service (and so the ingress) does not expose.
+    const metricsPort = container.ports.find((port: { name: string }) => port.name === "metrics").containerPort;
+    expect(deployment.spec.template.metadata.annotations["prometheus.io/port"]).toBe(String(metricsPort));
+    const [service] = find("Service");
+    expect(service.spec.ports.map((port: { targetPort: string }) => port.targetPort)).toEqual(["http"]);
     const [hpa] = find("HorizontalPodAutoscaler");
     expect(hpa.spec.scaleTargetRef.name).toBe(deployment.metadata.name);
     const socketIngress = find("Ingress").find((ingress) => ingress.spec.rules[0].http.paths[0].path === "/socket.io/");

@@ -27,7 +27,7 @@ const echoHandlers = (ctx: NodeContext): SocketHandlers[] => [
 ];
 
 async function samplesOf(node: TestNode) {
-  return parseSamples(await scrape(node.url));
+  return parseSamples(await scrape(node.metricsUrl));
 }
 
 describe("metrics are updated where their events happen", () => {

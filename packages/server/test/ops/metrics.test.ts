@@ -22,7 +22,7 @@ describe("metrics of the local cluster", () => {
 
   const scrapeAll = async (): Promise<Map<string, Sample[]>> => {
     const result = new Map<string, Sample[]>();
-    for (const node of cluster.nodes) if (node) result.set(node.nodeId, parseSamples(await scrape(node.url)));
+    for (const node of cluster.nodes) if (node) result.set(node.nodeId, parseSamples(await scrape(node.metricsUrl)));
     return result;
   };
 
@@ -61,7 +61,7 @@ describe("metrics of the local cluster", () => {
     }
     for (const node of cluster.nodes) {
       if (!node) continue;
-      const text = await scrape(node.url);
+      const text = await scrape(node.metricsUrl);
       await expectPromtoolHappy(text);
       for (const family of families) expect(text).toContain(`# TYPE ${family.name} ${family.type}`);
       const samples = parseSamples(text);
@@ -136,7 +136,7 @@ describe("metrics of the local cluster", () => {
     expect(sumDelta("roadpulse_socket_events_total", { event: "connect", outcome: "rejected" })).toBe(1);
     // Devices are spread too, and every node still passes promtool with labelled series present.
     expect([...after.values()].filter((s) => total(s, "roadpulse_connected_sockets") > 0).length).toBeGreaterThan(1);
-    for (const node of cluster.nodes) if (node) await expectPromtoolHappy(await scrape(node.url));
+    for (const node of cluster.nodes) if (node) await expectPromtoolHappy(await scrape(node.metricsUrl));
 
     // A health check samples the Redis round trip on the node that answered it.
     const health = await fetch(`${cluster.url}/health?deviceId=ops-health-probe`);
@@ -178,7 +178,7 @@ describe("metrics of the local cluster", () => {
       // Enough connections that the primary hands some to each worker (fewest sessions first).
       for (let i = 0; i < 4; i++) opened.push(await connectDevice(node.url, account.token));
       const text = await waitFor("the aggregated gauge to count every connection", async () => {
-        const body = await scrape(node.url);
+        const body = await scrape(node.metricsUrl);
         return total(parseSamples(body), "roadpulse_connected_sockets") === 4 ? body : undefined;
       });
       await expectPromtoolHappy(text);

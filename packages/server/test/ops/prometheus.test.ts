@@ -51,7 +51,7 @@ describe("Prometheus against the local cluster", () => {
         {
           job_name: "roadpulse",
           metrics_path: "/metrics",
-          static_configs: [{ targets: cluster.nodes.map((node) => `127.0.0.1:${node?.port}`) }],
+          static_configs: [{ targets: cluster.nodes.map((node) => `127.0.0.1:${node?.metricsPort}`) }],
         },
       ],
     };
@@ -82,7 +82,7 @@ describe("Prometheus against the local cluster", () => {
   });
 
   it("sees every node as an up target, with each node's own series", async () => {
-    const expected = cluster.nodes.map((node) => `http://127.0.0.1:${node?.port}/metrics`).sort();
+    const expected = cluster.nodes.map((node) => `${node?.metricsUrl}/metrics`).sort();
     const targets = await waitFor(
       "every node to be scraped successfully",
       async () => {
@@ -138,7 +138,7 @@ describe("Prometheus against the local cluster", () => {
       60_000,
       250,
     );
-    expect(alert.labels.instance).toBe(`127.0.0.1:${victim.port}`);
+    expect(alert.labels.instance).toBe(`127.0.0.1:${victim.metricsPort}`);
     expect(["pending", "firing"]).toContain(alert.state);
   });
 });

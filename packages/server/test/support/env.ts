@@ -38,6 +38,7 @@ export function redisUrl(): string {
 export function testEnv(overrides: Record<string, string> = {}): Record<string, string> {
   return {
     PORT: "0",
+    METRICS_PORT: "0",
     HOST: "127.0.0.1",
     NODE_ID: `test-${randomBytes(3).toString("hex")}`,
     REDIS_URL: redisUrl(),
@@ -65,6 +66,8 @@ export function capturingLogger(nodeId: string): { log: Logger; lines: Array<Rec
 
 export interface TestNode extends RunningNode {
   url: string;
+  /** The node's metrics listener: `${metricsUrl}/metrics`. */
+  metricsUrl: string;
   env: Record<string, string>;
 }
 
@@ -75,7 +78,11 @@ export async function startTestNode(
 ): Promise<TestNode> {
   const env = testEnv(overrides);
   const node = await startNode(loadConfig(env), options);
-  return Object.assign(node, { url: `http://127.0.0.1:${node.port}`, env });
+  return Object.assign(node, {
+    url: `http://127.0.0.1:${node.port}`,
+    metricsUrl: `http://127.0.0.1:${node.metricsPort}`,
+    env,
+  });
 }
 
 /** Drops a test database (FerretDB keeps one SQLite file per database). */

@@ -11,6 +11,8 @@ export interface ProcessGroup {
   pid: number;
   /** The node's own HTTP URL, when known (health, metrics per node). */
   url?: string;
+  /** A node's metrics listener (its METRICS_PORT), where its `/metrics` is served. */
+  metricsUrl?: string;
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"]);
@@ -75,8 +77,10 @@ export function discoverCluster(url: string): { groups: ProcessGroup[]; note: st
     nodePids = [{ pid: front, port: portOf(target, 80) }];
   }
   for (const { pid, port } of nodePids) {
-    const name = environ(pid).NODE_ID ?? `node:${port}`;
-    groups.push({ name, role: "node", pid, url: `http://127.0.0.1:${port}` });
+    const env = environ(pid);
+    const name = env.NODE_ID ?? `node:${port}`;
+    const metricsUrl = env.METRICS_PORT ? `http://127.0.0.1:${env.METRICS_PORT}` : undefined;
+    groups.push({ name, role: "node", pid, url: `http://127.0.0.1:${port}`, ...(metricsUrl ? { metricsUrl } : {}) });
   }
   const env = nodePids[0] ? environ(nodePids[0].pid) : {};
   // Only services a node names: a process without them (a baseline server) uses none, and a guess

@@ -85,7 +85,8 @@ export class SoakWatch {
       this.#add(`rss:${p.name}`, p.rssBytes);
       this.#add(`fds:${p.name}`, p.fds);
     }
-    const sources = nodes.length > 0 ? nodes.map((n) => n.url as string) : [this.url];
+    // The metrics are on each node's metrics port, never through the balancer.
+    const sources = nodes.flatMap((n) => (n.metricsUrl ? [n.metricsUrl] : []));
     for (const source of sources) {
       try {
         for (const [node, heap] of await heapByNode(source, this.healthTimeoutMs * 3)) this.#add(`heap:${node}`, heap);
