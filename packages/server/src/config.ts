@@ -78,6 +78,8 @@ export interface Config {
   /** Connections one account may hold across the cluster; more are refused at the handshake. */
   maxSocketsPerAccount: number;
   /** HTTP requests per client address per minute, every route (http/rate-limit.ts). */
+  /** HTTP requests per account per minute, whichever addresses they come from. */
+  accountRateLimitPerMinute: number;
   httpRateLimitPerMinute: number;
   /** Registrations and logins per client address per minute. */
   authRateLimitPerMinute: number;
@@ -311,6 +313,7 @@ export function loadConfig(env: Env = process.env): Config {
     socketMaxInFlight: integer(env, "SOCKET_MAX_IN_FLIGHT", 32, 1, 10_000),
     httpRateLimitPerMinute: integer(env, "HTTP_RATE_LIMIT_PER_MINUTE", 1_200, 1, 10_000_000),
     authRateLimitPerMinute: integer(env, "AUTH_RATE_LIMIT_PER_MINUTE", 60, 1, 10_000_000),
+    accountRateLimitPerMinute: integer(env, "ACCOUNT_RATE_LIMIT_PER_MINUTE", 600, 1, 10_000_000),
     maxPendingSessionsPerAddress: integer(env, "MAX_PENDING_SESSIONS_PER_ADDRESS", 64, 1, 1_000_000),
     socketMaxBufferedBytes: integer(env, "SOCKET_MAX_BUFFERED_BYTES", 8 * 1024 * 1024, 64 * 1024, 1024 ** 3),
     maxSocketsPerAccount: integer(env, "MAX_SOCKETS_PER_ACCOUNT", 20, 1, 1_000_000),

@@ -71,6 +71,15 @@ export class TokenService {
     return { userId: payload.sub as string, role: payload.role === "admin" ? "admin" : "user", sessionId: payload.sid };
   }
 
+  /**
+   * The account of a validly signed, unexpired access token, revoked or not: enough to count a
+   * request against its account's budget (a forged token gets no budget of its own).
+   */
+  async signedUserId(token: unknown): Promise<string | null> {
+    const payload = await this.#payload(token, AUDIENCE);
+    return payload === null ? null : (payload.sub as string);
+  }
+
   /** The claims of a validly signed, unexpired refresh token (whether it is current is for Redis). */
   async verifyRefresh(token: unknown): Promise<RefreshClaims | null> {
     const payload = await this.#payload(token, REFRESH_AUDIENCE);

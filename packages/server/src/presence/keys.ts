@@ -51,8 +51,9 @@
  *
  * And the HTTP rate limits' counters, written by @fastify/rate-limit (http/rate-limit.ts):
  *
- *   ratelimit:http:{address}                → requests of a client address this minute (PX 60 s)
- *   ratelimit:http:{METHOD}{route}-{address} → the same for a route with its own budget (login, register)
+ *   ratelimit:http:address:{address}        → requests of a client address this minute (PX 60 s)
+ *   ratelimit:http:account:{userId}         → requests with the account's access token this minute
+ *   ratelimit:http:{METHOD}{route}-address:{address} → a route with its own budget (login, register)
  *
  * `{nodeId}` in these additions is the process's instance id: NODE_ID itself, or `NODE_ID#n` for
  * worker n of a node with WORKERS > 1, since each worker lives and dies on its own.

@@ -9,7 +9,11 @@ describe("HTTP rate limits", () => {
   let first: TestNode;
   let second: TestNode;
   beforeAll(async () => {
-    const limits = { AUTH_RATE_LIMIT_PER_MINUTE: "3", HTTP_RATE_LIMIT_PER_MINUTE: "5" };
+    const limits = {
+      AUTH_RATE_LIMIT_PER_MINUTE: "3",
+      HTTP_RATE_LIMIT_PER_MINUTE: "5",
+      ACCOUNT_RATE_LIMIT_PER_MINUTE: "4",
+    };
     first = await startTestNode(limits);
     second = await startTestNode({ ...limits, MONGODB_URI: first.env.MONGODB_URI ?? "" });
   });
@@ -51,15 +55,34 @@ describe("HTTP rate limits", () => {
     expect((await registerAs(first, "203.0.113.31", "rb1")).status).toBe(201);
   });
 
-  it("cap every route per address, but never /health, the metrics or this machine's own clients", async () => {
-    const account = await register(first.url, "reader");
-    const me = (node: TestNode) =>
-      fetch(`${node.url}/api/users/me`, {
-        headers: { authorization: `Bearer ${account.token}`, "x-forwarded-for": "203.0.113.40" },
+  it("cap anonymous requests per address, and an account's requests from any address", async () => {
+    const anonymous = (node: TestNode) =>
+      fetch(`${node.url}/api/hazards?bbox=77.1,28.6,77.2,28.7`, {
+        headers: { "x-forwarded-for": "203.0.113.40" },
       }).then((response) => response.status);
     const statuses = [];
-    for (let i = 0; i < 6; i++) statuses.push(await me(i % 2 === 0 ? first : second));
+    for (let i = 0; i < 6; i++) statuses.push(await anonymous(i % 2 === 0 ? first : second));
     expect(statuses).toEqual([200, 200, 200, 200, 200, 429]);
+
+    // An account's budget follows it across addresses and nodes; a forged token buys nothing.
+    const account = await register(first.url, "reader");
+    const me = (node: TestNode, address: string, token = account.token) =>
+      fetch(`${node.url}/api/users/me`, {
+        headers: { authorization: `Bearer ${token}`, "x-forwarded-for": address },
+      }).then((response) => response.status);
+    const mine = [];
+    for (let i = 0; i < 5; i++) mine.push(await me(i % 2 === 0 ? first : second, `198.51.100.${i + 1}`));
+    expect(mine).toEqual([200, 200, 200, 200, 429]);
+    const forged = [];
+    for (let i = 0; i < 6; i++) forged.push(await me(first, "203.0.113.41", `forged.${i}.token`));
+    expect(forged).toEqual([401, 401, 401, 401, 401, 429]);
+    // Another person behind the same address as the first is not held back by them.
+    const other = await register(first.url, "neighbour");
+    expect(await me(second, "198.51.100.1", other.token)).toBe(200);
+  });
+
+  it("never limit /health, the metrics or this machine's own clients", async () => {
+    const account = await register(first.url, "prober");
     for (let i = 0; i < 10; i++) {
       const headers = { "x-forwarded-for": "203.0.113.40" };
       expect((await fetch(`${first.url}/health`, { headers })).status).toBe(200);
