@@ -20,9 +20,10 @@ const unauthorized = (message: string) => new AppError(ErrorCodes.Unauthorized, 
 
 /**
  * Login sessions: each login opens one, with a short-lived access token and a refresh token that
- * rotates on every use (`POST /api/auth/refresh`). A refresh token used a second time means two
- * parties hold it (a thief, or a thief's victim): the whole session is revoked, and its access
- * tokens stop working on every node at once. Logging out revokes it too. The role is read again
+ * rotates on every use (`POST /api/auth/refresh`). A used-up refresh token presented again means
+ * two parties hold it (a thief, or a thief's victim): the whole session is revoked, and its access
+ * tokens stop working on every node at once (a retry within REUSE_GRACE_MS of the rotation, from
+ * a client whose answer was lost, gets the current generation again instead). Logging out revokes it too. The role is read again
  * at each refresh, so an operator's grant or revoke reaches devices within an access token's life.
  */
 export class LoginSessions {
@@ -83,7 +84,7 @@ export class LoginSessions {
       this.metrics.tokenRefreshes.inc({ outcome: "reused" });
       this.log.warn(
         { sessionId: claims.sessionId, userId: claims.userId },
-        "a refresh token was used twice: its session is revoked",
+        "a used-up refresh token came again: its session is revoked",
       );
       await this.records.revoke(claims.sessionId, "reuse", new Date());
       throw unauthorized("This refresh token was used before, so its session has ended: log in again");

@@ -12,12 +12,19 @@ export type Rotation =
   | { kind: "revoked" }
   | { kind: "reused" };
 
+/**
+ * How long after a rotation the refresh token it used up still works once more: a client whose
+ * answer was lost (a node died mid-request) retries with it and must not be logged out for that.
+ */
+export const REUSE_GRACE_MS = 30_000;
+
 /** Login sessions remembered in memory when no Redis is configured (one node), oldest dropped. */
 const MEMORY_SESSIONS = 100_000;
 
 interface MemorySession {
   user: string;
   generation: number;
+  rotatedAt: number;
   revoked: boolean;
   expiresAt: number;
 }
@@ -43,7 +50,14 @@ export class RefreshFamilies {
   async start(sessionId: string, userId: string): Promise<void> {
     const client = this.#client();
     if (client === null) {
-      this.#remember(sessionId, { user: userId, generation: 0, revoked: false, expiresAt: Date.now() + this.ttlMs });
+      const now = Date.now();
+      this.#remember(sessionId, {
+        user: userId,
+        generation: 0,
+        rotatedAt: 0,
+        revoked: false,
+        expiresAt: now + this.ttlMs,
+      });
       return;
     }
     await this.#call(() =>
@@ -68,6 +82,8 @@ export class RefreshFamilies {
         userId,
         String(this.ttlMs),
         seed ? "seed" : "check",
+        String(Date.now()),
+        String(REUSE_GRACE_MS),
       ),
     )) as [string, string?];
     if (reply[0] === "ok") return { kind: "ok", generation: Number(reply[1]) };
@@ -122,16 +138,20 @@ export class RefreshFamilies {
     let session = this.#memory.get(sessionId);
     if (session !== undefined && session.expiresAt < Date.now()) session = undefined;
     if (session?.revoked) return { kind: "revoked" };
+    const now = Date.now();
     if (session === undefined) {
       if (!seed) return { kind: "unknown" };
-      session = { user: userId, generation, revoked: false, expiresAt: 0 };
+      session = { user: userId, generation, rotatedAt: 0, revoked: false, expiresAt: 0 };
     } else if (session.user !== userId) {
       return { kind: "revoked" };
     } else if (session.generation !== generation) {
+      if (generation === session.generation - 1 && now - session.rotatedAt <= REUSE_GRACE_MS) {
+        return { kind: "ok", generation: session.generation };
+      }
       session.revoked = true;
       return { kind: "reused" };
     }
-    this.#remember(sessionId, { ...session, generation: generation + 1, expiresAt: Date.now() + this.ttlMs });
+    this.#remember(sessionId, { ...session, generation: generation + 1, rotatedAt: now, expiresAt: now + this.ttlMs });
     return { kind: "ok", generation: generation + 1 };
   }
 

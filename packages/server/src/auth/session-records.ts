@@ -9,7 +9,7 @@ export interface LoginSessionDoc {
   userId: string;
   createdAt: Date;
   expiresAt: Date;
-  /** Set on logout or when a refresh token was used twice; the session then ends for good. */
+  /** Set on logout or when a used-up refresh token came again; the session then ends for good. */
   revokedAt?: Date;
   revokedFor?: string;
 }

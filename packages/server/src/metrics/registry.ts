@@ -84,7 +84,7 @@ export class Metrics {
     });
     this.tokenRefreshes = new Counter({
       name: "roadpulse_token_refreshes_total",
-      help: "Refresh token uses by outcome: ok, invalid (bad signature or expired), revoked (logged out), reused (a token used twice: its session is revoked), unavailable (Redis away)",
+      help: "Refresh token uses by outcome: ok, invalid (bad signature or expired), revoked (logged out), reused (a used-up token presented again past the 30 s retry grace: its session is revoked), unavailable (Redis away)",
       labelNames: ["outcome"],
       registers,
     });

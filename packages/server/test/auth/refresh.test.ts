@@ -125,7 +125,8 @@ describe("access and refresh tokens", () => {
     const other = (await post(`${first.url}/api/auth/login`, { email: session.email, password: PASSWORD }))
       .body as unknown as Tokens;
     const stolen = session.refreshToken;
-    const rotated = (await refresh(first, stolen)).body as unknown as Tokens;
+    const once = (await refresh(first, stolen)).body as unknown as Tokens;
+    const rotated = (await refresh(second, once.refreshToken)).body as unknown as Tokens;
 
     // The old token comes back (a thief's copy, or the victim's after the thief used it).
     const replay = await refresh(second, stolen);
@@ -175,8 +176,24 @@ describe("access and refresh tokens", () => {
     expect(renewed.status).toBe(200);
     expect(await me(first, (renewed.body as unknown as Tokens).token)).toBe(200);
     expect((await refresh(first, gone.refreshToken)).status).toBe(401);
-    // Rotation goes on from there: the token just used up is reuse again.
+    // Rotation goes on from there: once the session moved on, the first token is reuse again.
+    expect((await refresh(first, (renewed.body as unknown as Tokens).refreshToken)).status).toBe(200);
     expect((await refresh(first, live.refreshToken)).status).toBe(401);
+  });
+
+  it("lets a client whose answer was lost retry with the token it just used, once the session moved on no more", async () => {
+    const session = await signUp();
+    const first1 = await refresh(first, session.refreshToken);
+    expect(first1.status).toBe(200);
+    // The answer never arrived (a node died, the network dropped): the app sends the same token again.
+    const retry = await refresh(second, session.refreshToken);
+    expect(retry.status).toBe(200);
+    const tokens = retry.body as unknown as Tokens;
+    expect(await me(first, tokens.token)).toBe(200);
+    // The session goes on from the retry's tokens; the token two rotations back ends it.
+    expect((await refresh(first, tokens.refreshToken)).status).toBe(200);
+    expect((await refresh(first, session.refreshToken)).status).toBe(401);
+    expect(await me(second, tokens.token)).toBe(401);
   });
 
   it("reads the role again at each refresh, and refuses tokens that name no session", async () => {
