@@ -1,4 +1,5 @@
 import { request as httpRequest } from "node:http";
+import type { Socket as NetSocket } from "node:net";
 import { waitFor } from "@roadpulse/devstack";
 import { io as connectClient, type Socket } from "socket.io-client";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
@@ -118,6 +119,17 @@ async function limitsBitten(cluster: TestCluster, limit: string): Promise<number
   return sum;
 }
 
+/** Client events of one name the nodes handled, whatever the outcome. */
+async function eventsHandled(cluster: TestCluster, event: string): Promise<number> {
+  let sum = 0;
+  for (const node of cluster.nodes) {
+    if (!node) continue;
+    const text = await (await fetch(`${node.metricsUrl}/metrics`)).text();
+    sum += total(parseSamples(text), "roadpulse_socket_events_total", { event });
+  }
+  return sum;
+}
+
 describe("abuse through nginx, from another address", () => {
   let cluster: TestCluster;
   beforeAll(async () => {
@@ -164,6 +176,41 @@ describe("abuse through nginx, from another address", () => {
     expect(outcomes.limited).toBeGreaterThanOrEqual(100);
     expect(outcomes.ok + outcomes.limited + outcomes.unanswered).toBe(5_000);
     expect(await limitsBitten(cluster, "socket_abuse")).toBeGreaterThanOrEqual(1);
+  });
+
+  it("a client that stops reading gets short acks: 150 events of 100 KB buffer kilobytes, not megabytes", async () => {
+    const attacker = await signUp(cluster, "127.0.0.11");
+    const socket = connectedSocket(
+      await socketFrom(cluster, "127.0.0.11", attacker.token, await registerDevice(cluster.url, attacker.token)),
+    );
+    onTestFinished(() => {
+      socket.close();
+    });
+    // Stop reading: whatever the node answers waits in the node's, nginx's and the kernel's buffers.
+    const transport = socket.io.engine.transport as unknown as { ws: { _socket: NetSocket } };
+    transport.ws._socket.pause();
+    const before = await eventsHandled(cluster, "location:update");
+    const acks: string[] = [];
+    const answered = Array.from({ length: 150 }, () =>
+      socket
+        .timeout(60_000)
+        .emitWithAck("location:update", { ...HERE, ["k".repeat(100_000)]: 1 })
+        .then((ack: unknown) => {
+          acks.push(JSON.stringify(ack));
+        }),
+    );
+    // Every event reached a node and was answered there, into buffers nobody reads yet.
+    await waitFor(
+      "the node to answer all 150",
+      async () => (await eventsHandled(cluster, "location:update")) - before >= 150,
+    );
+    transport.ws._socket.resume();
+    await Promise.all(answered);
+    // Every one answered (refused: invalid, or past the budget), each in a few hundred bytes.
+    expect(acks).toHaveLength(150);
+    expect(acks.every((ack) => ack.length < 600)).toBe(true);
+    expect(acks.reduce((sum, ack) => sum + ack.length, 0)).toBeLessThan(150 * 600);
+    expect(socket.connected).toBe(true);
   });
 
   it("password guessing waits, even for the right password; a burst of sign-ups is refused", async () => {
