@@ -109,26 +109,22 @@ function connectedSocket(result: Socket | { code: string }): Socket {
   return result;
 }
 
-async function limitsBitten(cluster: TestCluster, limit: string): Promise<number> {
+/** The sum over every node's metrics port of the series of `name` with these labels. */
+async function clusterTotal(cluster: TestCluster, name: string, labels: Record<string, string>): Promise<number> {
   let sum = 0;
   for (const node of cluster.nodes) {
     if (!node) continue;
     const text = await (await fetch(`${node.metricsUrl}/metrics`)).text();
-    sum += total(parseSamples(text), "roadpulse_limits_total", { limit });
+    sum += total(parseSamples(text), name, labels);
   }
   return sum;
 }
 
+const limitsBitten = (cluster: TestCluster, limit: string) =>
+  clusterTotal(cluster, "roadpulse_limits_total", { limit });
 /** Client events of one name the nodes handled, whatever the outcome. */
-async function eventsHandled(cluster: TestCluster, event: string): Promise<number> {
-  let sum = 0;
-  for (const node of cluster.nodes) {
-    if (!node) continue;
-    const text = await (await fetch(`${node.metricsUrl}/metrics`)).text();
-    sum += total(parseSamples(text), "roadpulse_socket_events_total", { event });
-  }
-  return sum;
-}
+const eventsHandled = (cluster: TestCluster, event: string) =>
+  clusterTotal(cluster, "roadpulse_socket_events_total", { event });
 
 describe("abuse through nginx, from another address", () => {
   let cluster: TestCluster;
