@@ -1,4 +1,6 @@
 import { createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
+import { ErrorCodes } from "@roadpulse/protocol";
+import { AppError } from "../errors.js";
 
 /** Bytes of the tag that binds a device id to its account (128 bits: not guessable). */
 const TAG_BYTES = 16;
@@ -43,6 +45,12 @@ export class DeviceIds {
     const tag = deviceId.slice(dot + 1);
     if (dot < 0 || !NONCE.test(nonce) || !TAG.test(tag)) return false;
     return timingSafeEqual(Buffer.from(tag), Buffer.from(this.#tag(userId, nonce)));
+  }
+
+  /** The error a device id not issued to `userId` gets (handshake and uploads alike); null when it was. */
+  refusal(userId: string, deviceId: unknown): AppError | null {
+    if (this.verify(userId, deviceId)) return null;
+    return new AppError(ErrorCodes.Forbidden, "This device id was not issued to this account: POST /api/devices");
   }
 
   #tag(userId: string, nonce: string): string {

@@ -1,11 +1,23 @@
-import { DEVICE_ID_PATTERN } from "@roadpulse/protocol";
+import { DEVICE_ID_PATTERN, ErrorCodes } from "@roadpulse/protocol";
 import type { NodeContext } from "../context.js";
+import { AppError } from "../errors.js";
 import { EventBudget } from "./event-budget.js";
 import type { AppServer } from "./types.js";
 
 const DEVICE_ID = new RegExp(DEVICE_ID_PATTERN);
 /** The window in which `SOCKET_ABUSE_DISCONNECT_AFTER` refused events close a connection. */
 const ABUSE_WINDOW_MS = 10_000;
+
+/**
+ * The `connect_error` a refused handshake gets (`{code, message}` in `err.data`; `name` as the
+ * error's own message), counted as event `connect` with outcome `rejected`.
+ */
+export function refuseConnection(ctx: NodeContext, refusal: AppError, name = refusal.message): Error {
+  const error = new Error(name) as Error & { data?: unknown };
+  error.data = { code: refusal.code, message: refusal.message };
+  ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
+  return error;
+}
 
 /**
  * Refuses every connection without a valid JWT in `auth.token`: the client gets `connect_error`
@@ -25,25 +37,22 @@ export function installHandshake(io: AppServer, ctx: NodeContext): void {
     const auth = socket.handshake.auth as Record<string, unknown>;
     const claims = await ctx.tokens.verify(auth.token);
     if (claims === null) {
-      const error = new Error("unauthorized") as Error & { data?: unknown };
-      error.data = { code: "UNAUTHORIZED", message: "A valid token is required in auth.token" };
-      ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
-      return next(error);
+      return next(
+        refuseConnection(
+          ctx,
+          new AppError(ErrorCodes.Unauthorized, "A valid token is required in auth.token"),
+          "unauthorized",
+        ),
+      );
     }
     const deviceId = socket.handshake.query.deviceId;
     if (typeof deviceId !== "string" || !DEVICE_ID.test(deviceId)) {
-      const error = new Error("bad device id") as Error & { data?: unknown };
-      error.data = { code: "BAD_REQUEST", message: "query deviceId must be 8-128 letters, digits or . _ : -" };
-      ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
-      return next(error);
+      const message = "query deviceId must be 8-128 letters, digits or . _ : -";
+      return next(refuseConnection(ctx, new AppError(ErrorCodes.BadRequest, message), "bad device id"));
     }
     // A made-up id, or one issued to another account, would let one account speak as many devices.
-    if (!ctx.devices.verify(claims.userId, deviceId)) {
-      const error = new Error("unknown device") as Error & { data?: unknown };
-      error.data = { code: "FORBIDDEN", message: "This device id was not issued to this account: POST /api/devices" };
-      ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
-      return next(error);
-    }
+    const refusal = ctx.devices.refusal(claims.userId, deviceId);
+    if (refusal !== null) return next(refuseConnection(ctx, refusal, "unknown device"));
     const userAgent = socket.handshake.headers["user-agent"];
     socket.data = {
       userId: claims.userId,

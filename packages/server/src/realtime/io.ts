@@ -3,7 +3,7 @@ import { Server } from "socket.io";
 import type { NodeContext } from "../context.js";
 import type { SocketHandlers } from "./features.js";
 import { batchWebSocketFlushes } from "./frame-batching.js";
-import { installHandshake } from "./handshake.js";
+import { installHandshake, refuseConnection } from "./handshake.js";
 import { PendingSessions } from "./pending-sessions.js";
 import type { AppServer } from "./types.js";
 
@@ -77,12 +77,7 @@ export function attachHandlers(io: AppServer, ctx: NodeContext, handlers: Socket
   io.use(async (socket, next) => {
     for (const feature of handlers) {
       const refusal = (await feature.admit?.(socket)) ?? null;
-      if (refusal !== null) {
-        const error = new Error(refusal.message) as Error & { data?: unknown };
-        error.data = { code: refusal.code, message: refusal.message };
-        ctx.metrics.socketEvents.inc({ event: "connect", outcome: "rejected" });
-        return next(error);
-      }
+      if (refusal !== null) return next(refuseConnection(ctx, refusal));
     }
     ctx.metrics.socketEvents.inc({ event: "connect", outcome: "ok" });
     next();

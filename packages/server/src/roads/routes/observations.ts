@@ -1,6 +1,5 @@
 import {
   DEVICE_ID_PATTERN,
-  ErrorCodes,
   ObservationAckSchema,
   type ObservationBatch,
   ObservationBatchSchema,
@@ -8,7 +7,6 @@ import {
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { NodeContext } from "../../context.js";
-import { AppError } from "../../errors.js";
 import type { ApiRoutes } from "../../http/app.js";
 import { requireUser } from "../../http/auth.js";
 import type { Roads } from "../index.js";
@@ -48,9 +46,8 @@ export function observationRoutes(ctx: NodeContext, roads: Roads): ApiRoutes {
       },
       async (request) => {
         const claims = await requireUser(request, ctx);
-        if (!ctx.devices.verify(claims.userId, request.headers["x-device-id"])) {
-          throw new AppError(ErrorCodes.Forbidden, "This device id was not issued to this account: POST /api/devices");
-        }
+        const refusal = ctx.devices.refusal(claims.userId, request.headers["x-device-id"]);
+        if (refusal !== null) throw refusal;
         const ack = await roads.ingest.submit(request.body.observations, {
           userId: claims.userId,
           deviceId: request.headers["x-device-id"],
