@@ -109,6 +109,11 @@ function connectedSocket(result: Socket | { code: string }): Socket {
   return result;
 }
 
+/** A newly registered device of the account, connected from `from`; throws when refused. */
+async function newDeviceFrom(cluster: TestCluster, from: string, token: string): Promise<Socket> {
+  return connectedSocket(await socketFrom(cluster, from, token, await registerDevice(cluster.url, token)));
+}
+
 /** The sum over every node's metrics port of the series of `name` with these labels. */
 async function clusterTotal(cluster: TestCluster, name: string, labels: Record<string, string>): Promise<number> {
   let sum = 0;
@@ -140,9 +145,7 @@ describe("abuse through nginx, from another address", () => {
 
   it("a socket flooding events gets RATE_LIMITED acks, then is disconnected; /health stays up", async () => {
     const attacker = await signUp(cluster, "127.0.0.2");
-    const socket = connectedSocket(
-      await socketFrom(cluster, "127.0.0.2", attacker.token, await registerDevice(cluster.url, attacker.token)),
-    );
+    const socket = await newDeviceFrom(cluster, "127.0.0.2", attacker.token);
     onTestFinished(() => {
       socket.close();
     });
@@ -176,9 +179,7 @@ describe("abuse through nginx, from another address", () => {
 
   it("a client that stops reading gets short acks: 150 events of 100 KB buffer kilobytes, not megabytes", async () => {
     const attacker = await signUp(cluster, "127.0.0.11");
-    const socket = connectedSocket(
-      await socketFrom(cluster, "127.0.0.11", attacker.token, await registerDevice(cluster.url, attacker.token)),
-    );
+    const socket = await newDeviceFrom(cluster, "127.0.0.11", attacker.token);
     onTestFinished(() => {
       socket.close();
     });
@@ -262,11 +263,7 @@ describe("abuse through nginx, from another address", () => {
       for (const socket of sockets) socket.close();
     });
     for (let i = 0; i < 20; i++) {
-      sockets.push(
-        connectedSocket(
-          await socketFrom(cluster, "127.0.0.5", mallory.token, await registerDevice(cluster.url, mallory.token)),
-        ),
-      );
+      sockets.push(await newDeviceFrom(cluster, "127.0.0.5", mallory.token));
     }
     expect(
       await socketFrom(cluster, "127.0.0.5", mallory.token, await registerDevice(cluster.url, mallory.token)),
@@ -320,9 +317,7 @@ describe("abuse through nginx, from another address", () => {
       for (const phone of phones) phone.close();
     });
     for (let i = 0; i < 3; i++) {
-      const phone = connectedSocket(
-        await socketFrom(cluster, "127.0.0.10", mallory.token, await registerDevice(cluster.url, mallory.token)),
-      );
+      const phone = await newDeviceFrom(cluster, "127.0.0.10", mallory.token);
       phones.push(phone);
       const ack = await phone.timeout(20_000).emitWithAck("observations:submit", {
         observations: [observation(at, { event: "pothole" })],
