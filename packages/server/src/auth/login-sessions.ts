@@ -23,8 +23,9 @@ const unauthorized = (message: string) => new AppError(ErrorCodes.Unauthorized, 
  * rotates on every use (`POST /api/auth/refresh`). A used-up refresh token presented again means
  * two parties hold it (a thief, or a thief's victim): the whole session is revoked, and its access
  * tokens stop working on every node at once (a retry within REUSE_GRACE_MS of the rotation, from
- * a client whose answer was lost, gets the current generation again instead). Logging out revokes it too. The role is read again
- * at each refresh, so an operator's grant or revoke reaches devices within an access token's life.
+ * a client whose answer was lost, gets the current generation again instead). Logging out revokes
+ * it too. The role is read again at each refresh, so an operator's grant or revoke reaches devices
+ * within an access token's life.
  */
 export class LoginSessions {
   constructor(
@@ -69,9 +70,10 @@ export class LoginSessions {
       rotation = await this.families.rotate(claims.sessionId, claims.userId, claims.generation, false);
       if (rotation.kind === "unknown") {
         // Redis lost it (restarted empty): the durable record decides whether the session lives.
+        // Not its `expiresAt` (the login's): a session refreshed for longer than that is still
+        // alive, and the presented token's own expiry was checked with its signature.
         const record = await this.records.find(claims.sessionId);
-        const live =
-          record !== null && record.userId === claims.userId && !record.revokedAt && record.expiresAt > new Date();
+        const live = record !== null && record.userId === claims.userId && !record.revokedAt;
         rotation = live
           ? await this.families.rotate(claims.sessionId, claims.userId, claims.generation, true)
           : { kind: "revoked" };

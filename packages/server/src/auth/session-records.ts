@@ -8,6 +8,7 @@ export interface LoginSessionDoc {
   _id: string;
   userId: string;
   createdAt: Date;
+  /** When the login's first refresh token expires (for clean-up; refreshes carry sessions past it). */
   expiresAt: Date;
   /** Set on logout or when a used-up refresh token came again; the session then ends for good. */
   revokedAt?: Date;
