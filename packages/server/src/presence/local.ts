@@ -4,9 +4,10 @@ interface Entry {
   session: Session;
   /**
    * Regions this socket left while Redis could not be told: the next successful write removes it
-   * from them too, so a move made during an outage leaves no ghost behind.
+   * from them too, so a move made during an outage leaves no ghost behind. Null while there are
+   * none (nearly always): an empty set per connection would cost every connection memory.
    */
-  unsyncedLeft: Set<string>;
+  unsyncedLeft: Set<string> | null;
 }
 
 /**
@@ -35,7 +36,7 @@ export class LocalPresence {
     const entry = this.#entries.get(session.socketId);
     const before = entry?.session.currentRegionId ?? null;
     if (entry) entry.session = session;
-    else this.#entries.set(session.socketId, { session, unsyncedLeft: new Set() });
+    else this.#entries.set(session.socketId, { session, unsyncedLeft: null });
     if (before !== session.currentRegionId) {
       if (before !== null) this.#unindex(before, session.socketId);
       if (session.currentRegionId !== null) this.#index(session.currentRegionId, session.socketId);
@@ -45,12 +46,16 @@ export class LocalPresence {
   /** Remembers that Redis still lists the socket in `regionId` (a write failed). */
   markUnsyncedLeave(socketId: string, regionId: string): void {
     const entry = this.#entries.get(socketId);
-    if (entry && entry.session.currentRegionId !== regionId) entry.unsyncedLeft.add(regionId);
+    if (!entry || entry.session.currentRegionId === regionId) return;
+    entry.unsyncedLeft ??= new Set();
+    entry.unsyncedLeft.add(regionId);
   }
 
   markSynced(socketId: string, leftRegionIds: string[]): void {
     const entry = this.#entries.get(socketId);
-    for (const regionId of leftRegionIds) entry?.unsyncedLeft.delete(regionId);
+    if (!entry?.unsyncedLeft) return;
+    for (const regionId of leftRegionIds) entry.unsyncedLeft.delete(regionId);
+    if (entry.unsyncedLeft.size === 0) entry.unsyncedLeft = null;
   }
 
   delete(socketId: string): Session | undefined {

@@ -8,9 +8,10 @@ import {
 } from "@roadpulse/protocol";
 import type { NodeContext } from "../context.js";
 import { AppError } from "../errors.js";
-import { handleEvent } from "../realtime/ack.js";
+import { eventListener } from "../realtime/ack.js";
 import type { SocketHandlers } from "../realtime/features.js";
 import { regionRoom } from "../realtime/rooms.js";
+import type { AppSocket } from "../realtime/types.js";
 import { createPayloadAjv } from "../validation.js";
 import type { PresenceService } from "./service.js";
 
@@ -24,6 +25,25 @@ const validateHeartbeat = ajv.compile<Heartbeat>(HeartbeatSchema);
  */
 export function presenceSocketHandlers(ctx: NodeContext, presence: PresenceService): SocketHandlers {
   const cap = ctx.config.maxSocketsPerAccount;
+  function onDisconnect(this: AppSocket): void {
+    void presence.disconnect(this.id);
+  }
+  const onLocation = eventListener(ctx, ClientEvents.LocationUpdate, validateLocation, async (socket, payload) => {
+    const move = await presence.location(socket.id, payload);
+    if (move === null) throw new Error("location for a socket without a session");
+    const before = move.previousRegionId;
+    const after = move.session.currentRegionId;
+    if (before !== after) {
+      // Left and joined in one step: no update to either region falls in between.
+      if (before !== null) socket.leave(regionRoom(before));
+      if (after !== null) socket.join(regionRoom(after));
+    }
+    return { regionId: after };
+  });
+  const onHeartbeat = eventListener(ctx, ClientEvents.Heartbeat, validateHeartbeat, async (socket) => {
+    await presence.heartbeat(socket.id);
+    return { serverTime: new Date().toISOString() };
+  });
   return {
     name: "presence",
     // One account's connections are bounded across the cluster: each has its own event budget, so
@@ -37,32 +57,19 @@ export function presenceSocketHandlers(ctx: NodeContext, presence: PresenceServi
       );
     },
     attach(socket) {
-      const socketId = socket.id;
       // Events are only read after the session exists locally; its Redis write is sent first, so a
       // location update can never reach Redis before the session it belongs to.
       void presence.connect({
-        socketId,
+        socketId: socket.id,
         userId: socket.data.userId,
         userAgent: socket.data.userAgent,
         connectedAt: socket.data.connectedAt,
       });
-      socket.once("disconnect", () => void presence.disconnect(socketId));
-      handleEvent(socket, ctx, ClientEvents.LocationUpdate, validateLocation, async (payload) => {
-        const move = await presence.location(socketId, payload);
-        if (move === null) throw new Error("location for a socket without a session");
-        const before = move.previousRegionId;
-        const after = move.session.currentRegionId;
-        if (before !== after) {
-          // Left and joined in one step: no update to either region falls in between.
-          if (before !== null) socket.leave(regionRoom(before));
-          if (after !== null) socket.join(regionRoom(after));
-        }
-        return { regionId: after };
-      });
-      handleEvent(socket, ctx, ClientEvents.Heartbeat, validateHeartbeat, async () => {
-        await presence.heartbeat(socketId);
-        return { serverTime: new Date().toISOString() };
-      });
+      // Shared listeners (Socket.IO passes the socket as `this`): nothing per connection but the
+      // listener slots. `disconnect` fires once; `on` spares the wrapper `once` would keep per socket.
+      socket.on("disconnect", onDisconnect);
+      socket.on(ClientEvents.LocationUpdate, onLocation);
+      socket.on(ClientEvents.Heartbeat, onHeartbeat);
     },
   };
 }

@@ -6,6 +6,7 @@ import { isLoopbackAddress } from "../client-address.js";
 interface EngineSession {
   request: IncomingMessage;
   once(event: "close", listener: () => void): unknown;
+  off(event: "close", listener: () => void): unknown;
   close(discard?: boolean): void;
 }
 
@@ -23,7 +24,7 @@ interface EngineSession {
  */
 export class PendingSessions {
   readonly #byAddress = new Map<string, number>();
-  readonly #open = new Map<EngineSession, { address: string; timer: NodeJS.Timeout }>();
+  readonly #open = new Map<EngineSession, { address: string; timer: NodeJS.Timeout; onClose: () => void }>();
   readonly #trust: (address: string, hop: number) => boolean;
 
   constructor(
@@ -51,8 +52,9 @@ export class PendingSessions {
       session.close(true);
     }, this.timeoutMs);
     timer.unref();
-    this.#open.set(session, { address, timer });
-    session.once("close", () => this.settled(session));
+    const onClose = () => this.settled(session);
+    this.#open.set(session, { address, timer, onClose });
+    session.once("close", onClose);
   }
 
   /** The session authenticated (or closed): it no longer counts. Idempotent. */
@@ -61,6 +63,8 @@ export class PendingSessions {
     if (entry === undefined) return;
     this.#open.delete(session);
     clearTimeout(entry.timer);
+    // An authenticated session lives on: its listener would be kept with it for nothing.
+    session.off("close", entry.onClose);
     const { address } = entry;
     const left = (this.#byAddress.get(address) ?? 1) - 1;
     if (left <= 0) this.#byAddress.delete(address);

@@ -6,7 +6,7 @@ import {
   ObservationBatchSchema,
 } from "@roadpulse/protocol";
 import type { NodeContext } from "../context.js";
-import { handleEvent } from "../realtime/ack.js";
+import { eventListener } from "../realtime/ack.js";
 import type { SocketHandlers } from "../realtime/features.js";
 import { createPayloadAjv } from "../validation.js";
 import type { Roads } from "./index.js";
@@ -20,15 +20,17 @@ const validateVote = ajv.compile<HazardVote>(HazardVoteSchema);
  * `hazard:vote`, both on the same services as the HTTP routes.
  */
 export function roadSocketHandlers(ctx: NodeContext, roads: Roads): SocketHandlers {
+  const onSubmit = eventListener(ctx, ClientEvents.ObservationsSubmit, validateBatch, async (socket, payload) =>
+    roads.ingest.submit(payload.observations, { userId: socket.data.userId, deviceId: socket.data.deviceId }),
+  );
+  const onVote = eventListener(ctx, ClientEvents.HazardVote, validateVote, async (socket, payload) => ({
+    hazard: await roads.hazards.vote(payload.hazardId, payload.stillThere, socket.data.userId),
+  }));
   return {
     name: "roads",
     attach(socket) {
-      handleEvent(socket, ctx, ClientEvents.ObservationsSubmit, validateBatch, async (payload) =>
-        roads.ingest.submit(payload.observations, { userId: socket.data.userId, deviceId: socket.data.deviceId }),
-      );
-      handleEvent(socket, ctx, ClientEvents.HazardVote, validateVote, async (payload) => ({
-        hazard: await roads.hazards.vote(payload.hazardId, payload.stillThere, socket.data.userId),
-      }));
+      socket.on(ClientEvents.ObservationsSubmit, onSubmit);
+      socket.on(ClientEvents.HazardVote, onVote);
     },
   };
 }

@@ -5,7 +5,7 @@ import { type RedisInstance, startRedisServer, waitFor } from "@roadpulse/devsta
 import { Ajv } from "ajv";
 import { afterEach, describe, expect, it } from "vitest";
 import type { NodeContext } from "../../src/context.js";
-import { handleEvent } from "../../src/realtime/ack.js";
+import { eventListener } from "../../src/realtime/ack.js";
 import type { SocketHandlers } from "../../src/realtime/features.js";
 import { connectDevice, register, startTestNode, type TestNode, uniqueDbName } from "../support/env.js";
 import { parseSamples, scrape, total } from "./support.js";
@@ -17,14 +17,17 @@ const validateEcho = new Ajv().compile<{ text: string }>({
   required: ["text"],
   additionalProperties: false,
 });
-const echoHandlers = (ctx: NodeContext): SocketHandlers[] => [
-  {
-    name: "ops-echo",
-    attach(socket) {
-      handleEvent(socket, ctx, "ops:echo", validateEcho, async (payload) => ({ echo: payload.text }));
+const echoHandlers = (ctx: NodeContext): SocketHandlers[] => {
+  const onEcho = eventListener(ctx, "ops:echo", validateEcho, async (_socket, payload) => ({ echo: payload.text }));
+  return [
+    {
+      name: "ops-echo",
+      attach(socket) {
+        socket.on("ops:echo", onEcho);
+      },
     },
-  },
-];
+  ];
+};
 
 async function samplesOf(node: TestNode) {
   return parseSamples(await scrape(node.metricsUrl));
