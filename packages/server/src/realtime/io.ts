@@ -1,11 +1,11 @@
-import type { Server as HttpServer } from "node:http";
+import type { Server as HttpServer, IncomingMessage } from "node:http";
 import { Server } from "socket.io";
 import type { NodeContext } from "../context.js";
 import type { SocketHandlers } from "./features.js";
 import { batchWebSocketFlushes } from "./frame-batching.js";
 import { installHandshake, refuseConnection } from "./handshake.js";
 import { PendingSessions } from "./pending-sessions.js";
-import type { AppServer } from "./types.js";
+import type { AppServer, AppSocket } from "./types.js";
 
 /**
  * Largest Socket.IO message a client may send. The biggest legitimate one is a full
@@ -82,9 +82,40 @@ export function attachHandlers(io: AppServer, ctx: NodeContext, handlers: Socket
     ctx.metrics.socketEvents.inc({ event: "connect", outcome: "ok" });
     next();
   });
+  // One listener for every socket (Socket.IO fires `disconnect` once): no closure per connection.
+  const onDisconnect = () => ctx.metrics.connectedSockets.dec();
   io.on("connection", (socket) => {
     ctx.metrics.connectedSockets.inc();
-    socket.once("disconnect", () => ctx.metrics.connectedSockets.dec());
+    socket.on("disconnect", onDisconnect);
     for (const feature of handlers) feature.attach(socket);
+    releaseHandshake(socket);
   });
+}
+
+/**
+ * Lets go of what only the handshake needed. Engine.IO keeps the session's first HTTP request (its
+ * headers, raw headers, URL and stream state) and Socket.IO's handshake keeps the headers, the query
+ * and the access token, all for the life of the connection; nothing reads them after the handshake
+ * (installHandshake copied what the handlers need into `socket.data`), and at thousands of
+ * connections per node they were a large share of each connection's memory.
+ */
+function releaseHandshake(socket: AppSocket): void {
+  const conn = socket.conn as unknown as { request: (IncomingMessage & { _query?: unknown }) | null };
+  const request = conn.request;
+  conn.request = null;
+  if (request !== null) {
+    // Engine.IO's upgrade response object keeps the upgrade request until the TCP connection closes
+    // (its close listener); what made the request large goes now.
+    request.rawHeaders = [];
+    request.headers = {};
+    request.url = "";
+    request._query = {};
+  }
+  const handshake = socket.handshake as {
+    -readonly [K in keyof typeof socket.handshake]: (typeof socket.handshake)[K];
+  };
+  handshake.headers = {};
+  handshake.query = {};
+  handshake.auth = {};
+  handshake.url = "";
 }

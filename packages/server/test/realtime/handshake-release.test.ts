@@ -1,0 +1,50 @@
+import { ClientEvents } from "@roadpulse/protocol";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+
+/**
+ * Once a connection is authenticated, the node keeps nothing of its opening request: not the
+ * headers, not the query, not the access token (they were most of each connection's memory, and a
+ * token kept for the life of a connection is one a heap dump would show). Devices keep working on
+ * either transport, including the upgrade from long-polling to websocket that comes after it.
+ */
+describe("the handshake's request, once the socket is connected", () => {
+  let node: TestNode;
+  beforeAll(async () => {
+    node = await startTestNode();
+  });
+  afterAll(async () => {
+    await node?.close();
+    await dropDatabase(node.env.MONGODB_URI ?? "");
+  });
+
+  for (const transports of [["websocket"], ["polling", "websocket"]] as const) {
+    it(`is let go, and the device is still served (${transports.join(" then ")})`, async () => {
+      const account = await register(node.url, "handshake");
+      const device = await connectDevice(node.url, account.token, { transports: [...transports] });
+      onTestFinished(() => {
+        device.close();
+      });
+      const server = node.io.of("/").sockets.get(device.id ?? "");
+      expect(server).toBeDefined();
+      expect((server?.conn as unknown as { request: unknown }).request).toBeNull();
+      expect(JSON.stringify(server?.handshake)).not.toContain(account.token);
+      expect(server?.handshake.headers).toEqual({});
+      // What the handlers need was copied before: the device's own id and account.
+      expect(server?.data.userId).toBe(account.userId);
+
+      if (transports.length > 1) {
+        await new Promise<void>((resolve) => {
+          if (device.io.engine.transport.name === "websocket") resolve();
+          else device.io.engine.once("upgrade", () => resolve());
+        });
+      }
+      const ack = await device
+        .timeout(10_000)
+        .emitWithAck(ClientEvents.LocationUpdate, { latitude: 28.6139, longitude: 77.209 });
+      expect(ack).toMatchObject({ ok: true });
+      const beat = await device.timeout(10_000).emitWithAck(ClientEvents.Heartbeat, {});
+      expect(beat).toMatchObject({ ok: true });
+    });
+  }
+});
