@@ -5,6 +5,13 @@ import { type Service, startService } from "./process.js";
 /** The compiled node entry point (the README's commands build it first). */
 export const NODE_MAIN = fileURLToPath(new URL("../../server/dist/main.js", import.meta.url));
 
+/**
+ * The Node.js flags a node runs with, as in deploy/Dockerfile and the server's `start` script: a
+ * young generation of 2 × 4 MB instead of V8's default 2 × 16 MB (docs/configuration.md, "Node.js
+ * flags").
+ */
+export const NODE_FLAGS = ["--max-semi-space-size=4"];
+
 export interface NodeProcess {
   nodeId: string;
   port: number;
@@ -37,7 +44,7 @@ export async function startNodeProcess(options: {
   readyTimeoutMs?: number;
 }): Promise<NodeProcess> {
   const metricsPort = options.metricsPort ?? (await freePort());
-  const service = startService(options.nodeId, process.execPath, [NODE_MAIN], {
+  const service = startService(options.nodeId, process.execPath, [...NODE_FLAGS, NODE_MAIN], {
     env: {
       ...process.env,
       ...options.env,

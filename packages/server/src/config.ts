@@ -53,6 +53,11 @@ export interface Config {
   reaperIntervalMs: number;
   regionPrecision: number;
   workers: number;
+  /**
+   * How far V8 lets the heap grow past what survived its last full collection, in percent (0: V8's
+   * own factor, up to 4×). Applied by main.ts at start; see docs/configuration.md.
+   */
+  heapGrowingPercent: number;
   logLevel: string;
   /** Origins allowed to open a browser Socket.IO connection; `*` allows any, `[]` none. */
   allowedOrigins: string[] | "*";
@@ -301,6 +306,7 @@ export function loadConfig(env: Env = process.env): Config {
     reaperIntervalMs,
     regionPrecision: integer(env, "REGION_PRECISION", 6, 1, 12),
     workers: integer(env, "WORKERS", 1, 1, 64),
+    heapGrowingPercent: integer(env, "HEAP_GROWING_PERCENT", 20, 0, 300),
     logLevel,
     allowedOrigins: origins(env, nodeEnv),
     shutdownTimeoutMs: integer(env, "SHUTDOWN_TIMEOUT_MS", 10_000, 100, 120_000),
