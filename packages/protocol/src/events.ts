@@ -7,6 +7,7 @@ export const ClientEvents = {
   Heartbeat: "heartbeat",
   ObservationsSubmit: "observations:submit",
   HazardVote: "hazard:vote",
+  RegionSync: "region:sync",
 } as const;
 
 export const ServerEvents = {

@@ -1,5 +1,5 @@
 import { type Static, Type } from "@sinclair/typebox";
-import { ObservationEventTypes, RegionId } from "./payloads.js";
+import { Instant, ObservationEventTypes, RegionId } from "./payloads.js";
 
 /**
  * Road data as the API and the live events show it: segments, hazards, daily history, and the ML
@@ -70,6 +70,8 @@ export const SegmentSummarySchema = Type.Object({
   smoothness: Nullable(Type.String()),
   lastObservedAt: Nullable(Type.String({ format: "date-time" })),
   ml: Type.Union([MlScoreSchema, Type.Null()]),
+  /** When the server last changed it: a device's `region:sync` cursor. */
+  updatedAt: Type.String({ format: "date-time" }),
 });
 export type SegmentSummary = Static<typeof SegmentSummarySchema>;
 
@@ -91,6 +93,8 @@ export const HazardSummarySchema = Type.Object({
   firstReportedAt: Type.String({ format: "date-time" }),
   lastSeenAt: Type.String({ format: "date-time" }),
   expiresAt: Type.String({ format: "date-time" }),
+  /** When the server last changed it: a device's `region:sync` cursor. */
+  updatedAt: Type.String({ format: "date-time" }),
 });
 export type HazardSummary = Static<typeof HazardSummarySchema>;
 
@@ -221,3 +225,38 @@ export const MlScoresResultSchema = Type.Object({
 export type MlScoresResult = Static<typeof MlScoresResultSchema>;
 
 export const HazardVoteAckSchema = Type.Object({ hazard: HazardSummarySchema });
+
+/** Most segments, and most hazards, one `region:sync` answers with. */
+export const MAX_SYNC_ITEMS = 500;
+
+/**
+ * `region:sync`: what changed around the device's region (its own and the 8 around it, as live
+ * updates reach it) since `since`: the newest `updatedAt` the device saw, or the last answer's
+ * `until`. A device sends it after it reconnects (and after its first `location:update`, which puts
+ * it in its region).
+ */
+export const RegionSyncSchema = Type.Object(
+  {
+    since: Instant,
+    /** Items per kind at most (default and maximum MAX_SYNC_ITEMS). */
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: MAX_SYNC_ITEMS })),
+  },
+  closed,
+);
+export type RegionSync = Static<typeof RegionSyncSchema>;
+
+export const RegionSyncAckSchema = Type.Object({
+  /** The region the answer covers (with its 8 neighbours). */
+  regionId: Type.String(),
+  /** Changed since `since` (a few seconds before it, for clocks that differ), oldest change first; may repeat what the device has. */
+  segments: Type.Array(SegmentSummarySchema),
+  hazards: Type.Array(HazardSummarySchema),
+  /** The server's time of the answer: the next `region:sync`'s `since` if no live update is newer. */
+  until: Type.String({ format: "date-time" }),
+  /**
+   * False when more changed than `limit` of a kind: the answer holds the oldest changes only, and the
+   * device should read its area again (`GET /api/segments?bbox=…`, `GET /api/hazards?bbox=…`).
+   */
+  complete: Type.Boolean(),
+});
+export type RegionSyncAck = Static<typeof RegionSyncAckSchema>;

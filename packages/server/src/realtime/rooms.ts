@@ -8,7 +8,15 @@ import ngeohash from "ngeohash";
  * maps small and gives a device one presence message per interval, not one per neighbouring cell.
  */
 export function regionRoom(regionId: string): string {
-  return `region:${regionId}`;
+  return `${REGION_ROOM_PREFIX}${regionId}`;
+}
+
+const REGION_ROOM_PREFIX = "region:";
+
+/** The region a socket is in, from its rooms (null before its first location). */
+export function regionOfRooms(rooms: ReadonlySet<string>): string | null {
+  for (const room of rooms) if (room.startsWith(REGION_ROOM_PREFIX)) return room.slice(REGION_ROOM_PREFIX.length);
+  return null;
 }
 
 /** A region and its 8 neighbours (geohash cells of the same precision). */

@@ -7,6 +7,7 @@ import { ObservationsRepository } from "../store/observations.js";
 import { RegionStatsRepository } from "../store/region-stats.js";
 import { SegmentsRepository } from "../store/segments.js";
 import { Aggregator } from "./aggregator.js";
+import { RegionCatchUp } from "./catch-up.js";
 import { FoldLock } from "./fold-lock.js";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit } from "./group-commit.js";
 import { HazardClusters } from "./hazard-clusters.js";
@@ -25,6 +26,8 @@ export interface Roads {
   hazards: HazardTracker;
   /** The road map as it is read, and ML scores written onto it. */
   reads: RoadReads;
+  /** What a reconnecting device missed around its region. */
+  catchUp: RegionCatchUp;
 }
 
 /** Builds the node's road services on its store and Redis; live updates go out through `publish`. */
@@ -61,5 +64,6 @@ export function buildRoads(ctx: NodeContext, publish: Publish): Roads {
     aggregator,
     hazards,
     reads: new RoadReads(segments, hazardsRepo, regionStats, live),
+    catchUp: new RegionCatchUp(segments, hazardsRepo, ctx.config.regionPrecision),
   };
 }

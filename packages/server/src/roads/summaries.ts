@@ -24,6 +24,7 @@ export function segmentSummary(doc: SegmentDoc): SegmentSummary {
     smoothness: quality.smoothness,
     lastObservedAt: doc.lastObservedAt ? doc.lastObservedAt.toISOString() : null,
     ml: doc.ml ? { score: doc.ml.score, model: doc.ml.model, scoredAt: doc.ml.scoredAt.toISOString() } : null,
+    updatedAt: doc.updatedAt.toISOString(),
   };
 }
 
@@ -52,5 +53,6 @@ export function hazardSummary(doc: HazardDoc, now: Date): HazardSummary {
     firstReportedAt: doc.firstReportedAt.toISOString(),
     lastSeenAt: doc.lastSeenAt.toISOString(),
     expiresAt: expiresAt(doc).toISOString(),
+    updatedAt: doc.updatedAt.toISOString(),
   };
 }

@@ -224,6 +224,12 @@ export class HazardsRepository {
       .toArray();
   }
 
+  /** Hazards of the given geohash-5 regions changed at or after `since`, oldest change first. */
+  async changedSince(regions: string[], since: Date, limit: number): Promise<HazardDoc[]> {
+    const filter: Filter<HazardDoc> = { region: { $in: regions }, updatedAt: { $gte: since } };
+    return await this.#collection.find(filter).sort({ updatedAt: 1 }).limit(limit).toArray();
+  }
+
   /**
    * Hazards in a box, in id order. The stored status lags time (expiry happens without a write), so
    * the status filter is phrased on `lastSeenAt` too: "confirmed" means confirmed and not expired.

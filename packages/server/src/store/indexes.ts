@@ -11,11 +11,17 @@ export const INDEXES: Record<string, IndexDescription[]> = {
   observations: [{ key: { batch: 1 }, name: "batch" }],
   // `_id` is the segment key (geohash-8 first), so geohash-prefix reads are `_id` ranges; boxes
   // select the covering geohash-5 regions and read them in key order.
-  road_segments: [{ key: { region: 1, _id: 1 }, name: "region_id" }],
+  // `region_updated` serves a reconnecting device's catch-up (`region:sync`): what changed in a few
+  // regions since a moment.
+  road_segments: [
+    { key: { region: 1, _id: 1 }, name: "region_id" },
+    { key: { region: 1, updatedAt: 1 }, name: "region_updated" },
+  ],
   hazards: [
     { key: { type: 1, cell: 1, status: 1 }, name: "type_cell_status" },
     { key: { region: 1, _id: 1 }, name: "region_id" },
     { key: { status: 1, lastSeenAt: 1 }, name: "status_lastSeenAt" },
+    { key: { region: 1, updatedAt: 1 }, name: "region_updated" },
   ],
   region_daily_stats: [{ key: { region: 1, day: 1 }, name: "region_day" }],
   ingest_batches: [{ key: { claimedAt: 1 }, name: "claimedAt" }],

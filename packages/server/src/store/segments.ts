@@ -127,6 +127,15 @@ export class SegmentsRepository {
     return await this.#collection.find(filter).sort({ _id: 1 }).limit(limit).toArray();
   }
 
+  /**
+   * Segments of the given geohash-5 regions changed at or after `since`, oldest change first (the
+   * `region_updated` index): what a reconnecting device missed (`region:sync`).
+   */
+  async changedSince(regions: string[], since: Date, limit: number): Promise<SegmentDoc[]> {
+    const filter: Filter<SegmentDoc> = { region: { $in: regions }, updatedAt: { $gte: since } };
+    return await this.#collection.find(filter).sort({ updatedAt: 1 }).limit(limit).toArray();
+  }
+
   /** Stores ML scores on existing segments; returns the ids that exist (and were updated). */
   async setMlScores(scores: Array<{ segmentId: string; score: number; model: string }>, now: Date): Promise<string[]> {
     const ids = [...new Set(scores.map((s) => s.segmentId))];

@@ -1,6 +1,6 @@
 import { ClientEvents } from "@roadpulse/protocol";
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
+import { describe, expect, it, onTestFinished } from "vitest";
+import { connectDevice, nodePerFile, register } from "../support/env.js";
 
 /**
  * Once a connection is authenticated, the node keeps nothing of its opening request: not the
@@ -9,23 +9,18 @@ import { connectDevice, dropDatabase, register, startTestNode, type TestNode } f
  * either transport, including the upgrade from long-polling to websocket that comes after it.
  */
 describe("the handshake's request, once the socket is connected", () => {
-  let node: TestNode;
-  beforeAll(async () => {
-    node = await startTestNode();
-  });
-  afterAll(async () => {
-    await node?.close();
-    await dropDatabase(node.env.MONGODB_URI ?? "");
-  });
+  const theNode = nodePerFile();
 
   for (const transports of [["websocket"], ["polling", "websocket"]] as const) {
     it(`is let go, and the device is still served (${transports.join(" then ")})`, async () => {
-      const account = await register(node.url, "handshake");
-      const device = await connectDevice(node.url, account.token, { transports: [...transports] });
+      const account = await register(theNode().url, "handshake");
+      const device = await connectDevice(theNode().url, account.token, { transports: [...transports] });
       onTestFinished(() => {
         device.close();
       });
-      const server = node.io.of("/").sockets.get(device.id ?? "");
+      const server = theNode()
+        .io.of("/")
+        .sockets.get(device.id ?? "");
       expect(server).toBeDefined();
       expect((server?.conn as unknown as { request: unknown }).request).toBeNull();
       expect(JSON.stringify(server?.handshake)).not.toContain(account.token);

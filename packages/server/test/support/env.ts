@@ -5,7 +5,7 @@ import { fileURLToPath } from "node:url";
 import { MongoClient } from "mongodb";
 import pino from "pino";
 import { type Socket as ClientSocket, io as connectClient } from "socket.io-client";
-import { inject } from "vitest";
+import { afterAll, beforeAll, inject } from "vitest";
 import { loadConfig } from "../../src/config.js";
 import type { Logger } from "../../src/log.js";
 import { type RunningNode, type StartOptions, startNode } from "../../src/node.js";
@@ -83,6 +83,26 @@ export async function startTestNode(
     metricsUrl: `http://127.0.0.1:${node.metricsPort}`,
     env,
   });
+}
+
+/**
+ * One in-process node for the whole test file: started before its tests, stopped and its database
+ * dropped after them. Call at the top of a `describe`; the getter gives the node inside tests.
+ */
+export function nodePerFile(overrides: Record<string, string> = {}): () => TestNode {
+  let node: TestNode | undefined;
+  beforeAll(async () => {
+    node = await startTestNode(overrides);
+  });
+  afterAll(async () => {
+    if (node === undefined) return;
+    await node.close();
+    await dropDatabase(node.env.MONGODB_URI ?? "");
+  });
+  return () => {
+    if (node === undefined) throw new Error("the file's node did not start");
+    return node;
+  };
 }
 
 /** Drops a test database (FerretDB keeps one SQLite file per database). */
