@@ -1,0 +1,126 @@
+import type { Observation } from "@roadpulse/protocol";
+import { RoadPulseError } from "./errors.js";
+
+/** One observation batch as queued: its items keep their ids through every resend. */
+export interface QueuedBatch {
+  /** The SDK's own id for the batch (not sent). */
+  key: string;
+  observations: Observation[];
+  queuedAt: string;
+}
+
+/**
+ * Where the queue is kept between app starts: a phone's key-value store, a file, a database. `save`
+ * gets the whole queue after each change and must not resolve before it is durable; `load` gets it
+ * back at the next start.
+ */
+export interface QueueStorage {
+  load(): Promise<QueuedBatch[]>;
+  save(batches: readonly QueuedBatch[]): Promise<void>;
+}
+
+/** Kept in memory only: survives disconnects, not a restart of the app. */
+export class MemoryStorage implements QueueStorage {
+  #batches: QueuedBatch[] = [];
+  async load(): Promise<QueuedBatch[]> {
+    return [...this.#batches];
+  }
+  async save(batches: readonly QueuedBatch[]): Promise<void> {
+    this.#batches = [...batches];
+  }
+}
+
+/**
+ * Observation batches not yet acknowledged, oldest first, kept in `storage` after every change (one
+ * save at a time, in order), and bounded: past `maxBatches` a new batch is refused (`QUEUE_FULL`),
+ * so a phone offline for days keeps what it has rather than growing without end.
+ */
+export class OfflineQueue {
+  #batches: QueuedBatch[] = [];
+  /** Batches being sent, each with the number of its current attempt. */
+  readonly #sending = new Map<string, number>();
+  #attempts = 0;
+  #saving: Promise<void> = Promise.resolve();
+  #seq = 0;
+
+  constructor(
+    private readonly storage: QueueStorage,
+    private readonly maxBatches: number,
+  ) {}
+
+  /** Reads what an earlier run of the app left. */
+  async open(): Promise<void> {
+    const stored = await this.storage.load();
+    const known = new Set(this.#batches.map((batch) => batch.key));
+    this.#batches = [...stored.filter((batch) => !known.has(batch.key)), ...this.#batches];
+  }
+
+  get size(): number {
+    return this.#batches.length;
+  }
+
+  /** Queues a batch; resolves once it is stored. */
+  async add(observations: Observation[]): Promise<QueuedBatch> {
+    if (this.#batches.length >= this.maxBatches) {
+      throw new RoadPulseError("QUEUE_FULL", `${this.maxBatches} batches wait already; the batch was not queued`);
+    }
+    this.#seq += 1;
+    const batch = {
+      key: `${Date.now().toString(36)}-${this.#seq}-${Math.random().toString(36).slice(2, 8)}`,
+      observations,
+      queuedAt: new Date().toISOString(),
+    };
+    this.#batches.push(batch);
+    await this.#save();
+    return batch;
+  }
+
+  /**
+   * The oldest batches not being sent, up to `count`, each marked as being sent with a new attempt
+   * number: an answer to an older attempt (a timeout after a reconnect, say) then changes nothing.
+   */
+  take(count: number): Array<{ batch: QueuedBatch; attempt: number }> {
+    const taken: Array<{ batch: QueuedBatch; attempt: number }> = [];
+    for (const batch of this.#batches) {
+      if (taken.length >= count) break;
+      if (this.#sending.has(batch.key)) continue;
+      this.#attempts += 1;
+      this.#sending.set(batch.key, this.#attempts);
+      taken.push({ batch, attempt: this.#attempts });
+    }
+    return taken;
+  }
+
+  get sending(): number {
+    return this.#sending.size;
+  }
+
+  /**
+   * The batch is settled (acknowledged, or refused for good): it leaves the queue and the storage.
+   * False when it had left already (an earlier attempt's answer came first).
+   */
+  async done(batch: QueuedBatch): Promise<boolean> {
+    const before = this.#batches.length;
+    this.#sending.delete(batch.key);
+    this.#batches = this.#batches.filter((queued) => queued.key !== batch.key);
+    if (this.#batches.length === before) return false;
+    await this.#save();
+    return true;
+  }
+
+  /** The attempt failed: the batch goes back to waiting (its ids unchanged), unless a newer attempt is out. */
+  release(batch: QueuedBatch, attempt: number): void {
+    if (this.#sending.get(batch.key) === attempt) this.#sending.delete(batch.key);
+  }
+
+  /** Every batch goes back to waiting (the connection was lost with them in flight). */
+  releaseAll(): void {
+    this.#sending.clear();
+  }
+
+  #save(): Promise<void> {
+    const snapshot = [...this.#batches];
+    this.#saving = this.#saving.catch(() => undefined).then(() => this.storage.save(snapshot));
+    return this.#saving;
+  }
+}
