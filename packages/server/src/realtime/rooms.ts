@@ -1,9 +1,9 @@
-import ngeohash from "ngeohash";
+import { regionWithNeighbours } from "../publish.js";
 
 /**
  * Socket.IO room names. A device is in exactly one room: its own region's (geohash cell at
  * REGION_PRECISION). Presence goes to that room alone; a road update goes to the rooms of its
- * region and the 8 around it (regionWithNeighbours), one emit, so nothing is missed at a cell
+ * region and the 8 around it (regionWithNeighbours, publish.ts), one emit, so nothing is missed at a cell
  * border. One room per socket, rather than nine, keeps each connection's share of the adapter's
  * maps small and gives a device one presence message per interval, not one per neighbouring cell.
  */
@@ -17,11 +17,6 @@ const REGION_ROOM_PREFIX = "region:";
 export function regionOfRooms(rooms: ReadonlySet<string>): string | null {
   for (const room of rooms) if (room.startsWith(REGION_ROOM_PREFIX)) return room.slice(REGION_ROOM_PREFIX.length);
   return null;
-}
-
-/** A region and its 8 neighbours (geohash cells of the same precision). */
-export function regionWithNeighbours(regionId: string): string[] {
-  return [regionId, ...ngeohash.neighbors(regionId)];
 }
 
 /** The rooms that hear an update at a region: the region's own and its 8 neighbours'. */

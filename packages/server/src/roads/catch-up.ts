@@ -1,6 +1,7 @@
 import type { RegionSyncAck } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
 import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
+import { regionWithNeighbours } from "../publish.js";
 import type { HazardsRepository } from "../store/hazards.js";
 import type { SegmentsRepository } from "../store/segments.js";
 import { hazardSummary, segmentSummary } from "./summaries.js";
@@ -28,7 +29,7 @@ export class RegionCatchUp {
   ) {}
 
   async since(regionId: string, since: Date, limit: number, now: Date): Promise<RegionSyncAck> {
-    const cells = new Set([regionId, ...ngeohash.neighbors(regionId)]);
+    const cells = new Set(regionWithNeighbours(regionId));
     const roadRegions = this.#roadRegions([...cells]);
     const from = new Date(since.getTime() - CATCH_UP_OVERLAP_MS);
     const [segments, hazards] = await Promise.all([
