@@ -9,6 +9,7 @@ ensure_nginx_binary
 ensure_prometheus_binaries
 ensure_docker_compose
 ensure_ops_checkers
+ensure_chromium
 if [ -z "${TEST_MONGODB_BASE_URI:-}" ]; then
   ensure_ferretdb_binary
   # The suite runs on TEST_STORE_BACKEND (SQLite by default); store-backend.test.ts runs a node on

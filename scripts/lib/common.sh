@@ -66,6 +66,11 @@ ensure_prometheus_binaries() {
   [ -z "$placed" ] || rm -f "$policy"
 }
 
+# Debian's Chromium for the ops map's browser tests, driven by playwright-core (a dev dependency).
+ensure_chromium() {
+  [ -x /usr/bin/chromium ] || apt_install chromium
+}
+
 # The Compose file is validated with docker-compose's own `config` (no Docker engine needed).
 ensure_docker_compose() {
   command -v docker-compose >/dev/null || apt_install docker-compose

@@ -90,6 +90,11 @@ export class LoginSession {
     return this.#tokens.token;
   }
 
+  /** The current refresh token (an app keeps it to resume the session after a restart). */
+  get refreshToken(): string {
+    return this.#tokens.refreshToken;
+  }
+
   /** Told the new tokens after each refresh (an app keeps the refresh token to log in again later). */
   onRefresh(listener: (tokens: Tokens) => void): () => void {
     this.#listeners.add(listener);

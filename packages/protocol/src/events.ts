@@ -8,12 +8,16 @@ export const ClientEvents = {
   ObservationsSubmit: "observations:submit",
   HazardVote: "hazard:vote",
   RegionSync: "region:sync",
+  /** Observers only: the area an ops map shows (protocol/ops.ts). */
+  OpsWatch: "ops:watch",
 } as const;
 
 export const ServerEvents = {
   SegmentUpdated: "segment:updated",
   HazardUpdated: "hazard:updated",
   PresenceUpdated: "presence:updated",
+  /** To watching observers, every few seconds: the nodes and their health. */
+  OpsNodes: "ops:nodes",
 } as const;
 
 export type ClientEventName = (typeof ClientEvents)[keyof typeof ClientEvents];

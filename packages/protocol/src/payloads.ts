@@ -121,11 +121,19 @@ export const LoginBodySchema = Type.Object(
 );
 export type LoginBody = Static<typeof LoginBodySchema>;
 
+/**
+ * What an account may do: `user` reports from its devices; `observer` reads only (the live ops
+ * map, presence and the nodes' health) and may not report, vote or move; `admin` may do both and
+ * sees presence member lists. Roles are an operator's command (`admin-cli`), never self-chosen.
+ */
+export const Roles = ["user", "observer", "admin"] as const;
+export type Role = (typeof Roles)[number];
+
 export const PublicUserSchema = Type.Object({
   id: Type.String(),
   email: Type.String(),
   displayName: Type.String(),
-  role: Type.Union([Type.Literal("user"), Type.Literal("admin")]),
+  role: Type.Union(Roles.map((role) => Type.Literal(role))),
   createdAt: Type.String(),
 });
 export type PublicUser = Static<typeof PublicUserSchema>;

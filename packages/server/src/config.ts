@@ -90,6 +90,11 @@ export interface Config {
   authRateLimitPerMinute: number;
   /** Engine.IO sessions not yet authenticated, per client address, at most (realtime/pending-sessions.ts). */
   maxPendingSessionsPerAddress: number;
+  /** The ops map's raster tiles (`{z}/{x}/{y}` URL, http or https); null draws on a plain background. */
+  mapTileUrl: string | null;
+  mapTileAttribution: string;
+  /** Where the ops map opens when its address names no view: latitude, longitude, zoom. */
+  mapCenter: [number, number, number] | null;
 }
 
 export const DEV_JWT_SECRET = "roadpulse-dev-secret-change-me";
@@ -133,6 +138,44 @@ function flag(env: Env, name: string, fallback: boolean): boolean {
   if (raw === "true" || raw === "1") return true;
   if (raw === "false" || raw === "0") return false;
   throw new ConfigError(name, `must be true or false, got "${raw.slice(0, 40)}"`);
+}
+
+/** `MAP_TILE_URL`: an absolute http(s) URL with {z}, {x} and {y}, or unset. */
+function mapTileUrl(env: Env): string | null {
+  const raw = read(env, "MAP_TILE_URL");
+  if (raw === undefined) return null;
+  let url: URL;
+  try {
+    url = new URL(raw.replaceAll(/\{[a-z]\}/g, "0"));
+  } catch {
+    throw new ConfigError("MAP_TILE_URL", "must be an absolute http(s) URL");
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new ConfigError("MAP_TILE_URL", "must be an absolute http(s) URL");
+  }
+  if (!["{z}", "{x}", "{y}"].every((part) => raw.includes(part))) {
+    throw new ConfigError("MAP_TILE_URL", "must hold {z}, {x} and {y}");
+  }
+  return raw;
+}
+
+/** `MAP_CENTER`: `latitude,longitude,zoom`, or unset. */
+function mapCenter(env: Env): [number, number, number] | null {
+  const raw = read(env, "MAP_CENTER");
+  if (raw === undefined) return null;
+  const parts = raw.split(",").map((part) => Number(part.trim()));
+  const [lat, lon, zoom] = parts as [number, number, number];
+  if (
+    parts.length !== 3 ||
+    !parts.every(Number.isFinite) ||
+    Math.abs(lat) > 90 ||
+    Math.abs(lon) > 180 ||
+    zoom < 1 ||
+    zoom > 20
+  ) {
+    throw new ConfigError("MAP_CENTER", "must be latitude,longitude,zoom (zoom 1 to 20)");
+  }
+  return [lat, lon, zoom];
 }
 
 function redisUrl(env: Env): string | null {
@@ -327,5 +370,8 @@ export function loadConfig(env: Env = process.env): Config {
     refreshTokenTtlSeconds: integer(env, "REFRESH_TOKEN_TTL_SECONDS", 30 * 24 * 3600, 60, 365 * 24 * 3600),
     adapterMode,
     adapterChannelPrefix,
+    mapTileUrl: mapTileUrl(env),
+    mapTileAttribution: (read(env, "MAP_TILE_ATTRIBUTION") ?? "").slice(0, 300),
+    mapCenter: mapCenter(env),
   };
 }

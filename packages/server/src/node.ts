@@ -15,6 +15,8 @@ import { createLogger, type Logger } from "./log.js";
 import { watchBackends } from "./metrics/backends.js";
 import { Metrics } from "./metrics/registry.js";
 import { type MetricsServer, startMetricsServer } from "./metrics/server.js";
+import { mapPageRoutes } from "./ops/routes.js";
+import { pushNodesToObservers } from "./ops/socket.js";
 import { attachRedisAdapter } from "./realtime/adapter.js";
 import type { SocketHandlers } from "./realtime/features.js";
 import { attachHandlers, createSocketServer } from "./realtime/io.js";
@@ -104,10 +106,12 @@ export async function startNode(config: Config, options: StartOptions = {}): Pro
       toSockets: (socketIds, regionId, count) =>
         toLocalSockets(socketIds, ServerEvents.PresenceUpdated, { regionId, count }),
     },
+    connections: () => io.of("/").sockets.size,
   });
   await mountApi(app, apiRoutes(ctx, services));
+  await app.register(mapPageRoutes(ctx));
   attachHandlers(io, ctx, [...socketHandlers(ctx, services), ...(options.extraHandlers?.(ctx) ?? [])]);
-  const jobStoppers = startJobs(ctx, services);
+  const jobStoppers = [...startJobs(ctx, services), pushNodesToObservers(io, services.ops)];
   const stopSendBufferGuard = guardSendBuffers(io, ctx);
 
   // Sockets go first: open WebSockets would otherwise hold the HTTP server open.

@@ -5,6 +5,10 @@ import { authRoutes } from "./auth/routes.js";
 import { SessionRecords } from "./auth/session-records.js";
 import type { NodeContext } from "./context.js";
 import type { ApiRoutes } from "./http/app.js";
+import { NodeStatusBoard } from "./ops/node-status.js";
+import { opsRoutes } from "./ops/routes.js";
+import { OpsService } from "./ops/service.js";
+import { opsSocketHandlers } from "./ops/socket.js";
 import type { PresencePublisher } from "./presence/broadcaster.js";
 import { presenceRoutes } from "./presence/routes.js";
 import { PresenceService } from "./presence/service.js";
@@ -27,6 +31,7 @@ export interface NodeServices {
   accounts: Accounts;
   presence: PresenceService;
   roads: Roads;
+  ops: OpsService;
 }
 
 /**
@@ -36,13 +41,17 @@ export interface NodeServices {
 export interface Delivery {
   publish: Publish;
   presence: PresencePublisher;
+  /** This node's Socket.IO connections now (the ops map's node list). */
+  connections: () => number;
 }
 
 export function buildServices(ctx: NodeContext, delivery: Delivery): NodeServices {
+  const presence = new PresenceService(ctx, delivery.presence);
   return {
     accounts: buildAccounts(ctx),
-    presence: new PresenceService(ctx, delivery.presence),
+    presence,
     roads: buildRoads(ctx, delivery.publish),
+    ops: new OpsService(ctx, presence, new NodeStatusBoard(ctx, delivery.connections)),
   };
 }
 
@@ -62,7 +71,7 @@ function buildAccounts(ctx: NodeContext): Accounts {
 
 /** Every feature's HTTP routes, mounted under /api. */
 export function apiRoutes(ctx: NodeContext, services: NodeServices): ApiRoutes[] {
-  const { accounts, presence, roads } = services;
+  const { accounts, presence, roads, ops } = services;
   return [
     authRoutes(ctx, accounts),
     presenceRoutes(ctx, presence),
@@ -72,16 +81,22 @@ export function apiRoutes(ctx: NodeContext, services: NodeServices): ApiRoutes[]
     analyticsRoutes(roads),
     exportRoutes(roads),
     mlRoutes(ctx, roads),
+    opsRoutes(ctx, ops),
   ];
 }
 
 /** Every feature's Socket.IO handlers, attached to each authenticated connection. */
 export function socketHandlers(ctx: NodeContext, services: NodeServices): SocketHandlers[] {
-  return [presenceSocketHandlers(ctx, services.presence), roadSocketHandlers(ctx, services.roads)];
+  return [
+    presenceSocketHandlers(ctx, services.presence),
+    roadSocketHandlers(ctx, services.roads),
+    opsSocketHandlers(ctx, services.ops),
+  ];
 }
 
 /** Starts the services' background work; returns the stoppers, to run in reverse order. */
 export function startJobs(ctx: NodeContext, services: NodeServices): Array<() => Promise<void>> {
   services.presence.start();
-  return [() => services.presence.stop(), startRoadJobs(ctx, services.roads)];
+  services.ops.board.start();
+  return [() => services.presence.stop(), startRoadJobs(ctx, services.roads), () => services.ops.board.stop()];
 }

@@ -1,6 +1,7 @@
+import { type Role, Roles } from "@roadpulse/protocol";
 import { errors, jwtVerify, SignJWT } from "jose";
 
-export type Role = "user" | "admin";
+export type { Role };
 
 export interface TokenClaims {
   userId: string;
@@ -68,7 +69,7 @@ export class TokenService {
     const payload = await this.#payload(token, AUDIENCE);
     if (payload === null || typeof payload.sid !== "string" || !SESSION_ID.test(payload.sid)) return null;
     if (await this.isRevoked(payload.sid)) return null;
-    return { userId: payload.sub as string, role: payload.role === "admin" ? "admin" : "user", sessionId: payload.sid };
+    return { userId: payload.sub as string, role: roleOf(payload.role), sessionId: payload.sid };
   }
 
   /**
@@ -110,4 +111,9 @@ export class TokenService {
       throw error;
     }
   }
+}
+
+/** A token's role claim; anything unknown reads as the least privileged role. */
+function roleOf(claim: unknown): Role {
+  return Roles.find((role) => role === claim) ?? "user";
 }

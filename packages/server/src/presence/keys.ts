@@ -18,6 +18,8 @@
  *   presence:nodes                  → SET of node ids that may own sockets (no TTL; the reaper
  *                                      removes a node once its sockets are reaped)
  *   presence:reaper:lock            → random token of the node currently reaping (PX = reaper interval)
+ *   presence:node:{nodeId}:status   → JSON of the node's last health report for the ops map
+ *                                      (ops/node-status.ts; TTL NODE_LIVENESS_TTL_SECONDS)
  *
  * And one so that a region's count is pushed once per change, by whichever node sees it first
  * (presence/push-counts.lua):
@@ -83,6 +85,7 @@ export const Keys = {
   nodeAlive: (nodeId: string) => fill(KeyTemplates.nodeAlive, nodeId),
   nodeSockets: (nodeId: string) => fill(KeyTemplates.nodeSockets, nodeId),
   nodes: "presence:nodes",
+  nodeStatus: (nodeId: string) => `presence:node:${nodeId}:status`,
   reaperLock: "presence:reaper:lock",
   presencePushed: (regionId: string) => `presence:pushed:${regionId}`,
   hazardGeo: (region: string, type: string) => `hazards:geo:${region}:${type}`,

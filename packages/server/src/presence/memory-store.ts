@@ -19,6 +19,10 @@ export class MemoryPresenceStore implements PresenceStore {
     return this.local.regionCount(regionId);
   }
 
+  async regionCounts(regionIds: string[]): Promise<number[]> {
+    return regionIds.map((regionId) => this.local.regionCount(regionId));
+  }
+
   async regionMembers(regionId: string): Promise<RegionMember[]> {
     const members: RegionMember[] = [];
     for (const session of this.local.sessions()) {

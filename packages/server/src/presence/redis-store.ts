@@ -113,6 +113,14 @@ export class RedisPresenceStore implements PresenceStore {
     return await this.redis.scard(Keys.regionMembers(regionId));
   }
 
+  async regionCounts(regionIds: string[]): Promise<number[]> {
+    if (regionIds.length === 0) return [];
+    const pipeline = this.redis.pipeline();
+    for (const regionId of regionIds) pipeline.scard(Keys.regionMembers(regionId));
+    const replies = await execOrThrow(pipeline);
+    return replies.map(Number);
+  }
+
   /**
    * Counts of several regions, each marked changed when no node has pushed that count yet (and
    * recorded as pushed): one round trip, atomic across nodes (push-counts.lua).

@@ -172,6 +172,23 @@ export class PresenceService {
   }
 
   /**
+   * How many devices are in each of these regions: across the cluster from Redis, or while Redis is
+   * away this node's own (`clusterWide: false`: the ops map says so instead of showing a wrong count
+   * as the cluster's).
+   */
+  async regionCounts(regionIds: string[]): Promise<{ counts: number[]; clusterWide: boolean }> {
+    const store = this.#store();
+    if (store !== this.#memory) {
+      try {
+        return { counts: await store.regionCounts(regionIds), clusterWide: true };
+      } catch (error) {
+        this.ctx.redis.reportFailure(error);
+      }
+    }
+    return { counts: await this.#memory.regionCounts(regionIds), clusterWide: false };
+  }
+
+  /**
    * The devices in a region across every node, from `region:{id}:members`; the member list too when
    * asked (admins). Without Redis the cluster-wide answer is unknown, and this node's own count
    * would be a wrong answer: StorageUnavailable.

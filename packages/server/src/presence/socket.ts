@@ -6,6 +6,7 @@ import {
   type LocationUpdate,
   LocationUpdateSchema,
 } from "@roadpulse/protocol";
+import { requireReporter } from "../auth/roles.js";
 import type { NodeContext } from "../context.js";
 import { AppError } from "../errors.js";
 import { eventListener } from "../realtime/ack.js";
@@ -29,6 +30,7 @@ export function presenceSocketHandlers(ctx: NodeContext, presence: PresenceServi
     void presence.disconnect(this.id);
   }
   const onLocation = eventListener(ctx, ClientEvents.LocationUpdate, validateLocation, async (socket, payload) => {
+    requireReporter(socket.data.role);
     const move = await presence.location(socket.id, payload);
     if (move === null) throw new Error("location for a socket without a session");
     const before = move.previousRegionId;

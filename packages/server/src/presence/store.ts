@@ -21,6 +21,8 @@ export interface PresenceStore {
   /** Whether its answers cover the whole cluster (Redis) or this node alone (memory). */
   readonly clusterWide: boolean;
   regionCount(regionId: string): Promise<number>;
+  /** The counts of several regions in one round trip (the ops map's view); no push is recorded. */
+  regionCounts(regionIds: string[]): Promise<number[]>;
   regionMembers(regionId: string): Promise<RegionMember[]>;
   /**
    * The counts of these regions, each with whether it differs from the count last pushed for it,

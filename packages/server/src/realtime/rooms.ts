@@ -13,6 +13,18 @@ export function regionRoom(regionId: string): string {
 
 const REGION_ROOM_PREFIX = "region:";
 
+export function isRegionRoom(room: string): boolean {
+  return room.startsWith(REGION_ROOM_PREFIX);
+}
+
+/**
+ * Observers watching the ops map (ops/socket.ts): they hear `ops:nodes` from the node they are on.
+ * An observer is also in the room of every region on its screen, so it hears their road and
+ * presence updates as a device there would; observers never send `region:sync`, the one reader of
+ * "the" region of a socket.
+ */
+export const OPS_ROOM = "ops";
+
 /** The region a socket is in, from its rooms (null before its first location). */
 export function regionOfRooms(rooms: ReadonlySet<string>): string | null {
   for (const room of rooms) if (room.startsWith(REGION_ROOM_PREFIX)) return room.slice(REGION_ROOM_PREFIX.length);

@@ -9,6 +9,7 @@ import {
   type RegionSync,
   RegionSyncSchema,
 } from "@roadpulse/protocol";
+import { requireReporter } from "../auth/roles.js";
 import type { NodeContext } from "../context.js";
 import { AppError } from "../errors.js";
 import { eventListener } from "../realtime/ack.js";
@@ -28,13 +29,20 @@ const validateSync = ajv.compile<RegionSync>(RegionSyncSchema);
  * device's catch-up on what changed around it while it was away.
  */
 export function roadSocketHandlers(ctx: NodeContext, roads: Roads): SocketHandlers {
-  const onSubmit = eventListener(ctx, ClientEvents.ObservationsSubmit, validateBatch, async (socket, payload) =>
-    roads.ingest.submit(payload.observations, { userId: socket.data.userId, deviceId: socket.data.deviceId }),
-  );
-  const onVote = eventListener(ctx, ClientEvents.HazardVote, validateVote, async (socket, payload) => ({
-    hazard: await roads.hazards.vote(payload.hazardId, payload.stillThere, socket.data.userId),
-  }));
+  const onSubmit = eventListener(ctx, ClientEvents.ObservationsSubmit, validateBatch, async (socket, payload) => {
+    requireReporter(socket.data.role);
+    return await roads.ingest.submit(payload.observations, {
+      userId: socket.data.userId,
+      deviceId: socket.data.deviceId,
+    });
+  });
+  const onVote = eventListener(ctx, ClientEvents.HazardVote, validateVote, async (socket, payload) => {
+    requireReporter(socket.data.role);
+    return { hazard: await roads.hazards.vote(payload.hazardId, payload.stillThere, socket.data.userId) };
+  });
   const onSync = eventListener(ctx, ClientEvents.RegionSync, validateSync, async (socket, payload) => {
+    // An observer watches many regions (ops:watch), none of them "its own".
+    requireReporter(socket.data.role);
     const regionId = regionOfRooms(socket.rooms);
     if (regionId === null) {
       throw new AppError(ErrorCodes.BadRequest, "region:sync needs the device's region: send location:update first");

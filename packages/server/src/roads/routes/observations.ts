@@ -6,6 +6,7 @@ import {
 } from "@roadpulse/protocol";
 import { Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
+import { requireReporter } from "../../auth/roles.js";
 import type { NodeContext } from "../../context.js";
 import type { ApiRoutes } from "../../http/app.js";
 import { requireUser } from "../../http/auth.js";
@@ -46,6 +47,7 @@ export function observationRoutes(ctx: NodeContext, roads: Roads): ApiRoutes {
       },
       async (request) => {
         const claims = await requireUser(request, ctx);
+        requireReporter(claims.role);
         const refusal = ctx.devices.refusal(claims.userId, request.headers["x-device-id"]);
         if (refusal !== null) throw refusal;
         const ack = await roads.ingest.submit(request.body.observations, {
