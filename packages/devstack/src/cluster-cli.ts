@@ -122,6 +122,9 @@ async function main(): Promise<void> {
       );
     }
     console.log(`  nginx     ${nginx.url}  ← devices, the simulator and curl go here (health: ${nginx.url}/health)`);
+    console.log(
+      `  ops map   ${nginx.url}/map  (an observer account: register, then MONGODB_URI=${mongo.uri} node packages/server/dist/auth/admin-cli.js grant <email> observer)`,
+    );
     console.log("A node that dies is restarted. Ctrl-C stops everything.\n");
   } catch (error) {
     console.error(`local cluster failed to start: ${error instanceof Error ? error.message : String(error)}`);
