@@ -44,11 +44,12 @@ async function restore(origin: string): Promise<LoginSession | null> {
   if (raw === null) return null;
   try {
     const stored = JSON.parse(raw) as Stored;
-    // Renewed at once: the access token is not kept, only the refresh token.
+    // Renewed at once: the access token is not kept, only the refresh token (the session's own
+    // timer, due later, is replaced once this refresh lands).
     const session = new LoginSession(origin, stored.account, {
       token: "",
       refreshToken: stored.refreshToken,
-      expiresIn: 0,
+      expiresIn: 30,
     });
     await session.refresh();
     keep(session);

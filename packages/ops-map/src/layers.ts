@@ -27,7 +27,7 @@ export class RoadLayers {
   readonly #hazards = new Map<string, { marker: L.CircleMarker; status: string }>();
   /** Each drawn item's `updatedAt`: a page read before a live update never draws over it. */
   readonly #versions = new Map<string, string>();
-  readonly #regions = new Map<string, L.Rectangle>();
+  readonly #regions = new Map<string, { cell: L.Rectangle; count: number }>();
   readonly #segmentGroup = L.layerGroup();
   readonly #regionGroup = L.layerGroup();
   readonly #hazardGroup = L.layerGroup();
@@ -92,13 +92,14 @@ export class RoadLayers {
   region(regionId: string, count: number): void {
     const existing = this.#regions.get(regionId);
     if (count <= 0) {
-      if (existing !== undefined) this.#regionGroup.removeLayer(existing);
+      if (existing !== undefined) this.#regionGroup.removeLayer(existing.cell);
       this.#regions.delete(regionId);
       return;
     }
     const label = `${count} device${count === 1 ? "" : "s"}`;
     if (existing !== undefined) {
-      existing.setTooltipContent(label);
+      existing.cell.setTooltipContent(label);
+      existing.count = count;
       return;
     }
     const cell = L.rectangle(regionBounds(regionId), {
@@ -109,7 +110,7 @@ export class RoadLayers {
       interactive: false,
     });
     cell.bindTooltip(label, { permanent: true, direction: "center", className: "region-count" });
-    this.#regions.set(regionId, cell);
+    this.#regions.set(regionId, { cell, count });
     this.#regionGroup.addLayer(cell);
   }
 
@@ -155,9 +156,8 @@ export class RoadLayers {
       else if (status === "confirmed") confirmed++;
     }
     let devices = 0;
-    for (const cell of this.#regions.values()) {
-      if (bounds.intersects(cell.getBounds()))
-        devices += Number.parseInt(String(cell.getTooltip()?.getContent()), 10) || 0;
+    for (const { cell, count } of this.#regions.values()) {
+      if (bounds.intersects(cell.getBounds())) devices += count;
     }
     return { segments, reported, confirmed, devices };
   }

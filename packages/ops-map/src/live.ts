@@ -148,10 +148,9 @@ export class LiveMap {
     let after: string | null = null;
     for (let i = 0; i < maxPages && view === this.#view; i++) {
       const query = new URLSearchParams({ bbox, limit: "500", ...(after === null ? {} : { after }) });
-      const response = await fetch(`${this.origin}${path}?${query}`, {
-        headers: { authorization: `Bearer ${this.session.token}` },
-        signal: AbortSignal.timeout(ACK_TIMEOUT_MS),
-      });
+      // Open road data: read without the token, so panning spends the address's budget, not the
+      // observer account's (ACCOUNT_RATE_LIMIT_PER_MINUTE is sized for a phone).
+      const response = await fetch(`${this.origin}${path}?${query}`, { signal: AbortSignal.timeout(ACK_TIMEOUT_MS) });
       const body = (await response.json()) as P & { error?: { message: string } };
       if (!response.ok) throw new Error(body.error?.message ?? `HTTP ${response.status}`);
       if (view !== this.#view) return;

@@ -109,6 +109,12 @@ describe("the live ops map in a browser", () => {
     await page.click("#toggle");
     expect(await page.isVisible("#nodes")).toBe(true);
     await page.screenshot({ path: artifactPath("ops-map", "phone-panel.png") });
+
+    // A reload keeps the tab signed in (its refresh token), and the view (the address).
+    await page.reload();
+    await page.waitForSelector("#connection[data-state=live]", { timeout: 30_000 });
+    expect(await page.isVisible("#login-dialog")).toBe(false);
+    await waitFor("the pothole drawn again after the reload", async () => near(await centrePixel(page), RED));
   });
 });
 

@@ -106,9 +106,20 @@ describe("observers and ops:watch", () => {
       body: JSON.stringify({ observations: [observation(HERE)] }),
     });
     expect(post.status).toBe(403);
+    // A node still registered but silent for a whole liveness TTL shows as unreachable.
+    const ghost = `ghost-${Date.now()}`;
+    await theNode().ctx.redis.client?.sadd("presence:nodes", ghost);
+    onTestFinished(async () => {
+      await theNode().ctx.redis.client?.srem("presence:nodes", ghost);
+    });
     const nodes = await fetch(`${theNode().url}/api/ops/nodes`, { headers: { authorization: `Bearer ${token}` } });
     expect(nodes.status).toBe(200);
-    expect(((await nodes.json()) as NodeStatusList).nodes.length).toBeGreaterThan(0);
+    const list = (await nodes.json()) as NodeStatusList;
+    expect(list.nodes.find((node) => node.node === ghost)).toMatchObject({ status: "unreachable", reportedAt: null });
+    expect(list.nodes.find((node) => node.node === theNode().ctx.config.nodeId)).toMatchObject({
+      status: "ok",
+      services: { mongodb: "connected", redis: "connected", socketio: "active" },
+    });
 
     const user = await register(theNode().url, "user");
     const userSocket = await socketOf(user.token);
