@@ -12,39 +12,10 @@ import {
 } from "@roadpulse/protocol";
 import { io, type Socket } from "socket.io-client";
 import { RoadPulseError } from "./errors.js";
-import { MemoryStorage, OfflineQueue, type QueuedBatch, type QueueStorage } from "./queue.js";
-import type { LoginSession } from "./session.js";
+import type { CallReport, ClientEventMap, ClientOptions } from "./options.js";
+import { OfflineQueue, type QueuedBatch } from "./queue.js";
 
-export interface ClientOptions {
-  /** The cluster's address (nginx, or one node). */
-  url: string;
-  session: LoginSession;
-  /** This installation's id (`session.registerDevice()` once, then kept by the app). */
-  deviceId: string;
-  /** Where unacknowledged batches are kept across restarts (default: memory only). */
-  storage?: QueueStorage;
-  /** An ack later than this is a timeout: the event is retried (batches) or fails (the rest). */
-  ackTimeoutMs?: number;
-  /** Batches sent and not yet acknowledged, at most. */
-  maxInFlight?: number;
-  /** Batches kept while offline, at most; past it `submit` refuses (`QUEUE_FULL`). */
-  maxQueuedBatches?: number;
-}
-
-/** What a listener of the client gets, by event. */
-export interface ClientEventMap {
-  "segment:updated": SegmentSummary;
-  "hazard:updated": HazardSummary;
-  "presence:updated": { regionId: string; count: number };
-  /** A queued batch was acknowledged (or refused for good: `error`). */
-  "batch:settled": { observations: number; ack?: ObservationAck; error?: RoadPulseError };
-  /** More changed while away than a catch-up holds: read the area again over HTTP. */
-  "catch-up:incomplete": { regionId: string };
-  connected: { recovered: boolean };
-  disconnected: { reason: string };
-  /** The connection was refused (bad token that a refresh could not mend, unknown device, …). */
-  error: RoadPulseError;
-}
+export type { CallReport, ClientEventMap, ClientOptions, SocketSettings, TokenSource } from "./options.js";
 
 type Listener<K extends keyof ClientEventMap> = (payload: ClientEventMap[K]) => void;
 
@@ -57,6 +28,10 @@ type Listener<K extends keyof ClientEventMap> = (payload: ClientEventMap[K]) => 
  * the same listeners as live updates.
  */
 export class RoadPulseClient {
+  /**
+   * The socket.io-client socket underneath, for what the SDK does not wrap (listening to raw
+   * events, say). Sending on it directly bypasses the queue, the timeouts and `call:settled`.
+   */
   readonly socket: Socket;
   readonly #queue: OfflineQueue;
   readonly #ackTimeoutMs: number;
@@ -73,14 +48,16 @@ export class RoadPulseClient {
   private constructor(private readonly options: ClientOptions) {
     this.#ackTimeoutMs = options.ackTimeoutMs ?? 10_000;
     this.#maxInFlight = options.maxInFlight ?? 3;
-    this.#queue = new OfflineQueue(options.storage ?? new MemoryStorage(), options.maxQueuedBatches ?? 10_000);
+    this.#queue = new OfflineQueue(options.storage, options.maxQueuedBatches ?? 10_000);
+    const socket = options.socket ?? {};
     this.socket = io(options.url, {
-      // Read at every (re)connection: a refreshed token is used from the next one on.
-      auth: (send) => send({ token: options.session.token }),
-      query: { deviceId: options.deviceId },
       transports: ["websocket"],
       reconnectionDelay: 500,
       reconnectionDelayMax: 5_000,
+      ...socket,
+      // Read at every (re)connection: a refreshed token is used from the next one on.
+      auth: (send) => send({ token: options.session.token }),
+      query: { ...socket.query, deviceId: options.deviceId },
       autoConnect: false,
     });
     this.#wire();
@@ -101,6 +78,11 @@ export class RoadPulseClient {
   /** Batches waiting for their ack (queued or in flight). */
   get queued(): number {
     return this.#queue.size;
+  }
+
+  /** Batches sent and not yet answered (part of `queued`). */
+  get inFlight(): number {
+    return this.#queue.sending;
   }
 
   on<K extends keyof ClientEventMap>(event: K, listener: Listener<K>): () => void {
@@ -211,16 +193,16 @@ export class RoadPulseClient {
   /** Sends queued batches while connected, up to `maxInFlight` at once. */
   #pump(): void {
     if (!this.socket.connected || this.#closed) return;
-    for (const { batch, attempt } of this.#queue.take(this.#maxInFlight - this.#queue.sending)) {
-      void this.#send(batch, attempt);
+    for (const { batch, attempt, sends } of this.#queue.take(this.#maxInFlight - this.#queue.sending)) {
+      void this.#send(batch, attempt, sends);
     }
   }
 
-  async #send(batch: QueuedBatch, attempt: number): Promise<void> {
+  async #send(batch: QueuedBatch, attempt: number, sends: number): Promise<void> {
     let outcome: { ack?: ObservationAck; error?: RoadPulseError };
     try {
       const payload = { observations: batch.observations };
-      outcome = { ack: await this.#call<ObservationAck>(ClientEvents.ObservationsSubmit, payload) };
+      outcome = { ack: await this.#call<ObservationAck>(ClientEvents.ObservationsSubmit, payload, sends, batch) };
     } catch (error) {
       const failure = error instanceof RoadPulseError ? error : new RoadPulseError("INTERNAL", String(error));
       if (failure.retryable) {
@@ -233,7 +215,7 @@ export class RoadPulseClient {
       outcome = { error: failure };
     }
     if (await this.#queue.done(batch)) {
-      this.#emit("batch:settled", { observations: batch.observations.length, ...outcome });
+      this.#emit("batch:settled", { observations: batch.observations.length, ...outcome, batch });
     }
     this.#pump();
   }
@@ -257,18 +239,49 @@ export class RoadPulseClient {
     if (this.#cursor === null || updatedAt > this.#cursor) this.#cursor = updatedAt;
   }
 
-  /** One acknowledged event: its answer, or a RoadPulseError (the server's code, or ACK_TIMEOUT). */
-  async #call<T extends object>(event: string, payload: unknown): Promise<T> {
+  /**
+   * One acknowledged event: its answer, or a RoadPulseError (the server's code, ACK_TIMEOUT, or
+   * NETWORK when the connection was lost before the answer). Each attempt is reported to
+   * `call:settled` listeners.
+   */
+  async #call<T extends object>(event: string, payload: unknown, attempt = 1, batch?: QueuedBatch): Promise<T> {
     // Not queued by the socket while offline: a late location or vote is worse than a clear error.
     if (!this.socket.connected) throw new RoadPulseError("NETWORK", `${event}: not connected`);
+    const started = performance.now();
     let answer: Ack<T>;
     try {
       answer = (await this.socket.timeout(this.#ackTimeoutMs).emitWithAck(event, payload)) as Ack<T>;
     } catch {
-      throw new RoadPulseError("ACK_TIMEOUT", `${event}: no answer within ${this.#ackTimeoutMs} ms`);
+      // socket.io-client fails pending acks at once when the connection drops: not a timeout.
+      const error = this.socket.connected
+        ? new RoadPulseError("ACK_TIMEOUT", `${event}: no answer within ${this.#ackTimeoutMs} ms`)
+        : new RoadPulseError("NETWORK", `${event}: the connection was lost before the answer`);
+      this.#report(event, attempt, started, error.code === "NETWORK" ? "interrupted" : "timeout", error, batch);
+      throw error;
     }
-    if (!answer.ok) throw new RoadPulseError(answer.error.code, answer.error.message);
+    if (!answer.ok) {
+      const error = new RoadPulseError(answer.error.code, answer.error.message);
+      this.#report(event, attempt, started, "refused", error, batch);
+      throw error;
+    }
+    this.#report(event, attempt, started, "ok", undefined, batch);
     return answer;
+  }
+
+  #report(
+    event: string,
+    attempt: number,
+    started: number,
+    outcome: CallReport["outcome"],
+    error: RoadPulseError | undefined,
+    batch: QueuedBatch | undefined,
+  ): void {
+    // Built only when someone listens: a fleet of clients in one process sends a lot of events.
+    if (!this.#listeners.get("call:settled")?.size) return;
+    const report: CallReport = { event, attempt, ms: performance.now() - started, outcome };
+    if (error !== undefined) report.error = error;
+    if (batch !== undefined) report.batch = batch;
+    this.#emit("call:settled", report);
   }
 
   #emit<K extends keyof ClientEventMap>(event: K, payload: ClientEventMap[K]): void {

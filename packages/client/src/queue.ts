@@ -33,23 +33,27 @@ export class MemoryStorage implements QueueStorage {
 /**
  * Observation batches not yet acknowledged, oldest first, kept in `storage` after every change (one
  * save at a time, in order), and bounded: past `maxBatches` a new batch is refused (`QUEUE_FULL`),
- * so a phone offline for days keeps what it has rather than growing without end.
+ * so a phone offline for days keeps what it has rather than growing without end. Without a storage
+ * the queue itself is the only copy: nothing to load, nothing copied and saved at each change.
  */
 export class OfflineQueue {
   #batches: QueuedBatch[] = [];
   /** Batches being sent, each with the number of its current attempt. */
   readonly #sending = new Map<string, number>();
+  /** How many times each batch has been sent since this start (kept until it settles). */
+  readonly #sends = new Map<string, number>();
   #attempts = 0;
   #saving: Promise<void> = Promise.resolve();
   #seq = 0;
 
   constructor(
-    private readonly storage: QueueStorage,
+    private readonly storage: QueueStorage | undefined,
     private readonly maxBatches: number,
   ) {}
 
   /** Reads what an earlier run of the app left. */
   async open(): Promise<void> {
+    if (this.storage === undefined) return;
     const stored = await this.storage.load();
     const known = new Set(this.#batches.map((batch) => batch.key));
     this.#batches = [...stored.filter((batch) => !known.has(batch.key)), ...this.#batches];
@@ -78,15 +82,19 @@ export class OfflineQueue {
   /**
    * The oldest batches not being sent, up to `count`, each marked as being sent with a new attempt
    * number: an answer to an older attempt (a timeout after a reconnect, say) then changes nothing.
+   * `sends` counts this batch's sends, this one included.
    */
-  take(count: number): Array<{ batch: QueuedBatch; attempt: number }> {
-    const taken: Array<{ batch: QueuedBatch; attempt: number }> = [];
+  take(count: number): Array<{ batch: QueuedBatch; attempt: number; sends: number }> {
+    const taken: Array<{ batch: QueuedBatch; attempt: number; sends: number }> = [];
+    if (count <= 0) return taken;
     for (const batch of this.#batches) {
       if (taken.length >= count) break;
       if (this.#sending.has(batch.key)) continue;
       this.#attempts += 1;
       this.#sending.set(batch.key, this.#attempts);
-      taken.push({ batch, attempt: this.#attempts });
+      const sends = (this.#sends.get(batch.key) ?? 0) + 1;
+      this.#sends.set(batch.key, sends);
+      taken.push({ batch, attempt: this.#attempts, sends });
     }
     return taken;
   }
@@ -102,6 +110,7 @@ export class OfflineQueue {
   async done(batch: QueuedBatch): Promise<boolean> {
     const before = this.#batches.length;
     this.#sending.delete(batch.key);
+    this.#sends.delete(batch.key);
     this.#batches = this.#batches.filter((queued) => queued.key !== batch.key);
     if (this.#batches.length === before) return false;
     await this.#save();
@@ -119,8 +128,10 @@ export class OfflineQueue {
   }
 
   #save(): Promise<void> {
+    const { storage } = this;
+    if (storage === undefined) return this.#saving;
     const snapshot = [...this.#batches];
-    this.#saving = this.#saving.catch(() => undefined).then(() => this.storage.save(snapshot));
+    this.#saving = this.#saving.catch(() => undefined).then(() => storage.save(snapshot));
     return this.#saving;
   }
 }

@@ -7,7 +7,7 @@ import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import { startTestCluster, type TestCluster } from "../../server/test/support/cluster.js";
 import { FileStorage } from "../src/file-storage.js";
-import { LoginSession, RoadPulseClient } from "../src/index.js";
+import { type CallReport, LoginSession, RoadPulseClient, type TokenSource } from "../src/index.js";
 
 const HERE = { latitude: 28.7037, longitude: 77.2079 };
 
@@ -122,5 +122,57 @@ describe("@roadpulse/client against a cluster", () => {
     await waitFor("the refusal", () => errors.length > 0, 20_000);
     expect(errors[0]).toBe("FORBIDDEN");
     expect(client.connected).toBe(false);
+  });
+
+  it("reports every attempt to call:settled, shares one token source between devices, passes socket options", async () => {
+    const login = await session();
+    // Two devices of one account reading one token source (a LoginSession is one too).
+    const shared: TokenSource = {
+      get token() {
+        return login.token;
+      },
+      refresh: () => login.refresh(),
+    };
+    const clients = await Promise.all(
+      [0, 1].map(async (i) =>
+        RoadPulseClient.connect({
+          url: cluster.url,
+          session: shared,
+          deviceId: await login.registerDevice(),
+          socket: {
+            transports: i === 0 ? ["websocket"] : ["polling"],
+            reconnectionDelayMax: 2_000,
+            query: { app: "t" },
+          },
+        }),
+      ),
+    );
+    for (const client of clients) onTestFinished(() => client.close());
+    const [device, other] = clients as [RoadPulseClient, RoadPulseClient];
+    await waitFor("both devices to connect", () => device.connected && other.connected);
+    expect(other.socket.io.engine.transport.name).toBe("polling");
+    expect(device.socket.io.opts.reconnectionDelayMax).toBe(2_000);
+
+    const reports: CallReport[] = [];
+    device.on("call:settled", (report) => reports.push(report));
+    const settled: Array<{ ids: string[]; accepted?: number }> = [];
+    device.on("batch:settled", ({ batch, ack }) =>
+      settled.push({ ids: batch.observations.map((o) => o.id), accepted: ack?.accepted }),
+    );
+    await device.submit(drive(3));
+    expect(device.inFlight).toBe(1);
+    await waitFor("the batch acked", () => settled.length === 1);
+    expect(settled[0]?.accepted).toBe(3);
+    const submitted = reports.find((r) => r.event === "observations:submit");
+    expect(submitted).toMatchObject({ attempt: 1, outcome: "ok" });
+    expect(submitted?.batch?.observations.map((o) => o.id)).toEqual(settled[0]?.ids);
+    expect(submitted?.ms).toBeGreaterThan(0);
+
+    // A call cut by the loss of the connection fails as NETWORK, not as a timeout.
+    const location = device.location({ ...HERE, speed: 10, heading: 90 });
+    device.socket.disconnect();
+    await expect(location).rejects.toMatchObject({ code: "NETWORK" });
+    expect(reports.at(-1)).toMatchObject({ event: "location:update", outcome: "interrupted" });
+    expect((await other.heartbeat()).serverTime).toBeTruthy();
   });
 });
