@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { SharedToken } from "../src/fleet/tokens.js";
 import { Histogram } from "../src/metrics/histogram.js";
 import { Recorder } from "../src/metrics/recorder.js";
 import { evaluate, parseThreshold } from "../src/metrics/thresholds.js";
@@ -120,5 +121,21 @@ describe("truth", () => {
     expect(all.some((o) => (o.speed ?? 0) * 3.6 < 15)).toBe(true);
     expect(new Set(all.map((o) => o.id)).size).toBe(all.length);
     expect(all.filter((o) => o.event === "pothole").length).toBeGreaterThan(a.bogusReports);
+  });
+});
+
+describe("an account's token shared by its devices", () => {
+  it("a refused device waits for the keeper's next token, or a while when none comes", async () => {
+    const shared = new SharedToken("first", 200);
+    const waiting = [shared.refresh(), shared.refresh()];
+    // One wait for every device of the account.
+    expect(waiting[0]).toBe(waiting[1]);
+    shared.set("second");
+    await Promise.all(waiting);
+    expect(shared.token).toBe("second");
+    const started = performance.now();
+    await shared.refresh();
+    expect(performance.now() - started).toBeGreaterThanOrEqual(150);
+    expect(shared.token).toBe("second");
   });
 });

@@ -4,7 +4,7 @@ import { Server } from "socket.io";
 
 /**
  * The baseline: a bare Socket.IO server that answers the simulator's calls with the shapes a node
- * gives (login and refresh, device registration, /health, acks of the three events) and does nothing else: no Redis, no store, no
+ * gives (login and refresh, device registration, /health, acks of the devices' events) and does nothing else: no Redis, no store, no
  * pushes. Run on the same machine with the same generator, it measures what the box, Node.js and
  * Socket.IO cost by themselves, so a cluster's figures can be read as ratios to it.
  */
@@ -48,6 +48,17 @@ export async function startBaseline(
     socket.on(ClientEvents.LocationUpdate, (_payload: unknown, ack: Ack) => ack?.({ ok: true, regionId: "baseline" }));
     socket.on(ClientEvents.Heartbeat, (_payload: unknown, ack: Ack) =>
       ack?.({ ok: true, serverTime: new Date().toISOString() }),
+    );
+    // The SDK's catch-up after a reconnect: nothing ever changes here.
+    socket.on(ClientEvents.RegionSync, (_payload: unknown, ack: Ack) =>
+      ack?.({
+        ok: true,
+        regionId: "baseline",
+        segments: [],
+        hazards: [],
+        until: new Date().toISOString(),
+        complete: true,
+      }),
     );
     socket.on(ClientEvents.ObservationsSubmit, (payload: { observations?: unknown[] }, ack: Ack) =>
       ack?.({ ok: true, accepted: payload?.observations?.length ?? 0, duplicates: 0, rejected: [] }),

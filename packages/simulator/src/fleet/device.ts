@@ -1,5 +1,5 @@
-import { ClientEvents, type Observation, ServerEvents } from "@roadpulse/protocol";
-import { io, type Socket } from "socket.io-client";
+import { type CallReport, RoadPulseClient, type TokenSource } from "@roadpulse/client";
+import { type Observation, type ObservationAck, ServerEvents } from "@roadpulse/protocol";
 import type { Recorder } from "../metrics/recorder.js";
 import type { FleetOptions } from "../options.js";
 import type { ObservationSource } from "./drive.js";
@@ -18,81 +18,91 @@ export type DeviceSettings = Pick<
   | "maxQueued"
   | "ackTimeoutMs"
 > & {
-  /** The account's current access token, read at every (re)connection (TokenKeeper renews it). */
-  token: () => string;
+  /** The account's access token, shared by the account's devices (TokenKeeper renews it). */
+  session: TokenSource;
   deviceId: string;
 };
 
-interface Batch {
-  observations: Observation[];
-  attempts: number;
-}
-
-type AckBody = {
-  ok: boolean;
-  accepted?: number;
-  duplicates?: number;
-  rejected?: Array<{ id: string; code: string }>;
-  error?: { code: string };
+/** Metric prefix of each acknowledged event (`obs.ack`, `location.timeouts`…). */
+const METRIC: Record<string, string> = {
+  "observations:submit": "obs",
+  "location:update": "location",
+  heartbeat: "heartbeat",
+  "region:sync": "sync",
+  "hazard:vote": "vote",
 };
 
-/** Errors after which the app keeps the batch and sends it again later (nothing was stored). */
-const RETRYABLE = new Set(["STORAGE_UNAVAILABLE", "SHUTTING_DOWN", "RATE_LIMITED", "INTERNAL"]);
+const ignore = () => {};
 
 /**
- * One phone, behaving like the app: connects with its token and stable device id (reconnecting on
- * its own), sends its location and heartbeats, queues an observation batch every interval and keeps
- * at most `maxInflight` of them unacknowledged. A batch whose ack does not come (timeout or
- * disconnection) goes back to the front of the queue and is sent again with the same ids once the
- * socket is up, so the server can count it as a duplicate instead of storing it twice.
+ * One phone: the app's SDK (`@roadpulse/client`) with the app's habits. It connects with its
+ * account's token and its own device id, sends its location at once on each connection and then
+ * every interval, a heartbeat, and an observation batch every interval into the SDK's offline
+ * queue, which keeps at most `maxInflight` batches unacknowledged and resends a batch with the same
+ * ids after a timeout or a disconnection. Every attempt the SDK reports (`call:settled`) and every
+ * push becomes a metric.
  */
 export class Device {
-  readonly socket: Socket;
-  #queue: Batch[] = [];
-  #inflight = new Set<Batch>();
+  #client: RoadPulseClient | undefined;
   #timers: NodeJS.Timeout[] = [];
+  /** Stop was called: a device still connecting then closes at once. */
+  #stopped = false;
+  /** The run is over: what is still answered no longer counts. */
   #stopping = false;
-  #everConnected = false;
   #connectStartedAt = performance.now();
+  /** Observations queued and not settled yet: what is left unsent when the run stops. */
+  #pending = 0;
 
   constructor(
     readonly settings: DeviceSettings,
     private readonly source: ObservationSource,
     private readonly metrics: Recorder,
     private readonly onAcked?: (ids: string[]) => void,
-  ) {
-    this.socket = io(settings.url, {
-      auth: (send) => send({ token: settings.token() }),
-      query: { deviceId: settings.deviceId },
-      transports: [settings.transport],
-      // Reaches the websocket's TCP connection (not long-polling's: options.ts refuses that pair).
-      ...(settings.localAddress ? { localAddress: settings.localAddress } : {}),
-      reconnectionDelay: 500,
-      reconnectionDelayMax: 5_000,
-      randomizationFactor: 0.5,
-      timeout: 20_000,
-      autoConnect: false,
-    });
-    this.#listen();
+  ) {}
+
+  get connected(): boolean {
+    return this.#client?.connected ?? false;
   }
 
+  /** Batches waiting to be sent (not in flight). */
   get queued(): number {
-    return this.#queue.length;
+    return this.#client ? this.#client.queued - this.#client.inFlight : 0;
   }
 
   get inflight(): number {
-    return this.#inflight.size;
+    return this.#client?.inFlight ?? 0;
   }
 
-  /** A scripted drive is over and every batch of it has been acknowledged. */
+  /** A scripted drive is over and every batch of it has been settled. */
   get drained(): boolean {
-    return this.source.finished && this.#queue.length === 0 && this.#inflight.size === 0;
+    return this.source.finished && (this.#client?.queued ?? 0) === 0;
   }
 
-  start(): void {
+  async start(): Promise<void> {
+    const { settings } = this;
     this.metrics.count("connect.attempts");
     this.#connectStartedAt = performance.now();
-    this.socket.connect();
+    const client = await RoadPulseClient.connect({
+      url: settings.url,
+      session: settings.session,
+      deviceId: settings.deviceId,
+      ackTimeoutMs: settings.ackTimeoutMs,
+      maxInFlight: settings.maxInflight,
+      maxQueuedBatches: settings.maxQueued,
+      socket: {
+        transports: [settings.transport],
+        // Reaches the websocket's TCP connection (not long-polling's: options.ts refuses that pair).
+        ...(settings.localAddress ? { localAddress: settings.localAddress } : {}),
+        randomizationFactor: 0.5,
+        timeout: 20_000,
+      },
+    });
+    if (this.#stopped) {
+      client.close();
+      return;
+    }
+    this.#client = client;
+    this.#listen(client);
     const every = (ms: number, fn: () => void) => {
       if (ms === 0) return; // switched off
       // A random phase, so a thousand devices started together do not tick together.
@@ -102,47 +112,56 @@ export class Device {
       }, Math.random() * ms);
       this.#timers.push(first);
     };
-    every(this.settings.locationIntervalMs, () => this.#sendLocation());
-    every(this.settings.heartbeatIntervalMs, () => this.#simple("heartbeat", ClientEvents.Heartbeat, {}));
-    every(this.settings.batchIntervalMs, () => this.#queueBatch());
+    every(settings.locationIntervalMs, () => this.#sendLocation());
+    every(settings.heartbeatIntervalMs, () => {
+      if (client.connected) client.heartbeat().catch(ignore);
+    });
+    every(settings.batchIntervalMs, () => this.#queueBatch());
   }
 
   /** Stops producing; waits until nothing is in flight (or `graceMs`), then disconnects. */
   async stop(graceMs: number): Promise<{ unsent: number }> {
+    this.#stopped = true;
     for (const timer of this.#timers) clearTimeout(timer);
     this.#timers = [];
+    const client = this.#client;
     const deadline = Date.now() + graceMs;
-    while ((this.#inflight.size > 0 || (this.#queue.length > 0 && this.socket.connected)) && Date.now() < deadline) {
+    while (client && (client.inFlight > 0 || (client.queued > 0 && client.connected)) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     // Whatever is still queued or unanswered now is reported as unsent, not as an interruption.
     this.#stopping = true;
-    const unsent = [...this.#queue, ...this.#inflight].reduce((sum, batch) => sum + batch.observations.length, 0);
-    this.socket.disconnect();
-    return { unsent };
+    client?.close();
+    return { unsent: this.#pending };
   }
 
-  #listen(): void {
-    const { socket, metrics } = this;
-    socket.on("connect", () => {
-      if (this.#everConnected) {
+  #listen(client: RoadPulseClient): void {
+    const { metrics } = this;
+    client.on("connected", ({ recovered }) => {
+      if (recovered) {
         metrics.count("reconnects");
       } else {
-        this.#everConnected = true;
         metrics.record("connect.time", performance.now() - this.#connectStartedAt);
       }
       metrics.count("connect.ok");
       this.#sendLocation();
-      this.#pump();
     });
-    socket.on("connect_error", (error: Error & { data?: { code?: string } }) => {
-      metrics.count("connect.failures");
-      metrics.count(`connect.failure.${error.data?.code ?? "transport"}`);
-    });
-    socket.on("disconnect", (reason) => {
+    client.on("disconnected", ({ reason }) => {
       if (this.#stopping) return;
       metrics.count("disconnects");
       metrics.count(`disconnect.${reason.replace(/\s+/g, "_")}`);
+    });
+    client.on("call:settled", (report) => this.#settled(report));
+    client.on("batch:settled", ({ observations, ack, batch }) => {
+      this.#pending -= observations;
+      if (ack !== undefined && !this.#stopping) this.#acked(batch.observations, ack);
+    });
+    // Raw socket events: every failed handshake (the SDK surfaces only those it gives up on), and
+    // live pushes only: catch-up replays come through the SDK's listeners, and their age is not a lag.
+    const { socket } = client;
+    socket.on("connect_error", (error: Error & { data?: { code?: string } }) => {
+      metrics.count("connect.failures");
+      metrics.count(`connect.failure.${error.data?.code ?? "transport"}`);
     });
     socket.on(ServerEvents.SegmentUpdated, (segment: { lastObservedAt?: string | null }) => {
       metrics.count("push.segment");
@@ -155,104 +174,71 @@ export class Device {
     socket.on(ServerEvents.PresenceUpdated, () => metrics.count("push.presence"));
   }
 
+  /** One attempt of an acknowledged event, as the SDK reports it. */
+  #settled(report: CallReport): void {
+    const { metrics } = this;
+    const name = METRIC[report.event] ?? report.event;
+    metrics.count(`${name}.sent`);
+    if (report.batch !== undefined) {
+      metrics.count("obs.items", report.batch.observations.length);
+      if (report.attempt > 1) metrics.count("obs.resent");
+    }
+    if (this.#stopping) return;
+    switch (report.outcome) {
+      case "ok":
+        metrics.record(`${name}.ack`, report.ms);
+        metrics.count(`${name}.acked`);
+        break;
+      case "refused":
+        metrics.record(`${name}.ack`, report.ms);
+        metrics.count(`${name}.errors`);
+        metrics.count(`${name}.error.${report.error?.code ?? "MALFORMED"}`);
+        break;
+      case "timeout":
+        metrics.count(`${name}.timeouts`);
+        break;
+      case "interrupted":
+        metrics.count(`${name}.interrupted`);
+        break;
+    }
+  }
+
   #sendLocation(): void {
+    const client = this.#client;
+    // A phone offline simply skips it.
+    if (!client?.connected) return;
     const { latitude, longitude, speed, heading } = this.source.position();
-    this.#simple("location", ClientEvents.LocationUpdate, {
-      latitude,
-      longitude,
-      speed,
-      heading,
-      accuracy: 5,
-      recordedAt: new Date().toISOString(),
-    });
-  }
-
-  /** Location and heartbeat: fire-and-measure; a phone offline simply skips them. */
-  #simple(name: string, event: string, payload: object): void {
-    if (!this.socket.connected) return;
-    const started = performance.now();
-    this.metrics.count(`${name}.sent`);
-    this.socket.timeout(this.settings.ackTimeoutMs).emit(event, payload, (error: Error | null, ack: AckBody) => {
-      if (this.#stopping) return;
-      if (error) {
-        this.metrics.count(this.socket.connected ? `${name}.timeouts` : `${name}.interrupted`);
-        return;
-      }
-      this.metrics.record(`${name}.ack`, performance.now() - started);
-      if (ack?.ok) this.metrics.count(`${name}.acked`);
-      else this.#ackError(name, ack);
-    });
-  }
-
-  #ackError(name: string, ack: AckBody | undefined): void {
-    this.metrics.count(`${name}.errors`);
-    this.metrics.count(`${name}.error.${ack?.error?.code ?? "MALFORMED"}`);
+    const recordedAt = new Date().toISOString();
+    client.location({ latitude, longitude, speed, heading, accuracy: 5, recordedAt }).catch(ignore);
   }
 
   #queueBatch(): void {
-    if (this.source.finished) return;
+    const client = this.#client;
+    if (client === undefined || this.source.finished) return;
     const observations = this.source.take(this.settings.batchSize);
     if (observations.length === 0) return;
-    this.#queue.push({ observations, attempts: 0 });
-    while (this.#queue.length > this.settings.maxQueued) {
-      const dropped = this.#queue.shift();
-      this.metrics.count("obs.dropped", dropped?.observations.length ?? 0);
-    }
-    this.#pump();
+    this.#pending += observations.length;
+    client.submit(observations).catch(() => {
+      // QUEUE_FULL: the SDK keeps what it has and refuses the newest batch.
+      this.#pending -= observations.length;
+      this.metrics.count("obs.dropped", observations.length);
+    });
   }
 
-  #pump(): void {
-    while (this.socket.connected && this.#inflight.size < this.settings.maxInflight && this.#queue.length > 0) {
-      const batch = this.#queue.shift() as Batch;
-      this.#send(batch);
-    }
-  }
-
-  #send(batch: Batch): void {
+  #acked(observations: readonly Observation[], ack: ObservationAck): void {
     const { metrics } = this;
-    const size = batch.observations.length;
-    this.#inflight.add(batch);
-    metrics.count("obs.sent");
-    metrics.count("obs.items", size);
-    if (batch.attempts > 0) metrics.count("obs.resent");
-    batch.attempts += 1;
-    const started = performance.now();
-    const payload = { observations: batch.observations };
-    this.socket
-      .timeout(this.settings.ackTimeoutMs)
-      .emit(ClientEvents.ObservationsSubmit, payload, (error: Error | null, ack: AckBody) => {
-        this.#inflight.delete(batch);
-        if (this.#stopping) return;
-        if (error) {
-          // No answer: keep the batch, same ids, at the front of the queue.
-          metrics.count(this.socket.connected ? "obs.timeouts" : "obs.interrupted");
-          this.#queue.unshift(batch);
-        } else {
-          metrics.record("obs.ack", performance.now() - started);
-          if (ack?.ok) this.#acked(batch, ack);
-          else {
-            this.#ackError("obs", ack);
-            if (RETRYABLE.has(ack?.error?.code ?? "")) this.#queue.unshift(batch);
-          }
-        }
-        this.#pump();
-      });
-  }
-
-  #acked(batch: Batch, ack: AckBody): void {
-    const { metrics } = this;
+    // Read defensively: a malformed ack must show up as a false ack, not as an exception.
     const accepted = ack.accepted ?? 0;
     const duplicates = ack.duplicates ?? 0;
     const rejected = ack.rejected ?? [];
-    metrics.count("obs.acked");
     metrics.count("obs.accepted", accepted);
     metrics.count("obs.duplicates", duplicates);
     metrics.count("obs.rejected", rejected.length);
     // Every item must be accounted for exactly once; anything else is an ack that cannot be trusted.
-    if (accepted + duplicates + rejected.length !== batch.observations.length) metrics.count("obs.false_acks");
+    if (accepted + duplicates + rejected.length !== observations.length) metrics.count("obs.false_acks");
     if (this.onAcked) {
       const refused = new Set(rejected.map((item) => item.id));
-      this.onAcked(batch.observations.filter((o) => !refused.has(o.id)).map((o) => o.id));
+      this.onAcked(observations.filter((o) => !refused.has(o.id)).map((o) => o.id));
     }
   }
 }

@@ -9,7 +9,7 @@ export interface WorkerPlan {
   /** Each account's access token; a device uses its account's (`account`, an index here). */
   tokens: string[];
   devices: Array<{ deviceId: string; account: number; startDelayMs: number }>;
-  settings: Omit<DeviceSettings, "deviceId" | "token">;
+  settings: Omit<DeviceSettings, "deviceId" | "session">;
   area: AreaOptions;
   eventRate: number;
   /** When set, the ids of every acknowledged observation are appended here, one per line. */

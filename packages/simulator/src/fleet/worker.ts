@@ -4,6 +4,7 @@ import { Recorder } from "../metrics/recorder.js";
 import { Device } from "./device.js";
 import { RandomDrive } from "./drive.js";
 import type { WorkerMessage, WorkerPlan, WorkerStop, WorkerToken } from "./messages.js";
+import { SharedToken } from "./tokens.js";
 
 /**
  * One generator process: runs its share of the fleet and reports metric deltas to the coordinator
@@ -14,8 +15,8 @@ const metrics = new Recorder();
 const devices: Device[] = [];
 const loop = monitorEventLoopDelay({ resolution: 10 });
 let plan: WorkerPlan | undefined;
-/** Each account's current access token, renewed by the coordinator's TokenKeeper. */
-let tokens: string[] = [];
+/** Each account's current access token, renewed by the coordinator's TokenKeeper; read by its devices. */
+let tokens: SharedToken[] = [];
 let pendingIds: string[] = [];
 let reporter: NodeJS.Timeout | undefined;
 
@@ -32,7 +33,7 @@ function flushIds(): void {
 function report(): void {
   if (!plan) return;
   flushIds();
-  metrics.gauge("devices.connected", devices.filter((d) => d.socket.connected).length);
+  metrics.gauge("devices.connected", devices.filter((d) => d.connected).length);
   metrics.gauge(
     "obs.queued_batches",
     devices.reduce((sum, d) => sum + d.queued, 0),
@@ -58,18 +59,18 @@ function report(): void {
 
 function start(message: WorkerPlan): void {
   plan = message;
-  tokens = [...message.tokens];
+  tokens = message.tokens.map((token) => new SharedToken(token));
   loop.enable();
   const onAcked = message.ackedIdsFile ? (ids: string[]) => pendingIds.push(...ids) : undefined;
   for (const spec of message.devices) {
     const device = new Device(
-      { ...message.settings, deviceId: spec.deviceId, token: () => tokens[spec.account] as string },
+      { ...message.settings, deviceId: spec.deviceId, session: tokens[spec.account] as SharedToken },
       new RandomDrive(message.area, message.eventRate),
       metrics,
       onAcked,
     );
     devices.push(device);
-    setTimeout(() => device.start(), spec.startDelayMs).unref();
+    setTimeout(() => void device.start(), spec.startDelayMs).unref();
   }
   reporter = setInterval(report, message.reportMs);
 }
@@ -86,7 +87,7 @@ async function stop(message: WorkerStop): Promise<void> {
 
 process.on("message", (message: WorkerPlan | WorkerToken | WorkerStop) => {
   if (message.type === "start") start(message);
-  else if (message.type === "token") tokens[message.account] = message.token;
+  else if (message.type === "token") tokens[message.account]?.set(message.token);
   else if (message.type === "stop") void stop(message);
 });
 // The coordinator went away (Ctrl-C): nothing left to report to.

@@ -2,11 +2,15 @@ import type { GroupSample } from "../proc/sampler.js";
 import { Histogram } from "./histogram.js";
 import type { Recorder } from "./recorder.js";
 
-/** The acknowledged client events, as named in metrics and thresholds (`obs_ack_p99`…). */
+/**
+ * The acknowledged client events, as named in metrics and thresholds (`obs_ack_p99`…). `sync` is
+ * the SDK's catch-up after a reconnect: none in a run without disconnections.
+ */
 export const ACKED_EVENTS = [
   { key: "obs", event: "observations:submit" },
   { key: "location", event: "location:update" },
   { key: "heartbeat", event: "heartbeat" },
+  { key: "sync", event: "region:sync" },
 ] as const;
 
 export interface FigureInputs {

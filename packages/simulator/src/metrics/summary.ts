@@ -30,7 +30,8 @@ export function summaryText(
   out.push(
     table(
       ["event", "sent", "acked", "acks/s", "p50 ms", "p95 ms", "p99 ms", "max ms", "timeouts", "errors", "interrupted"],
-      ACKED_EVENTS.map(({ key, event }) => [
+      // The catch-up row only when there was one (after reconnections), so a plain run reads as before.
+      ACKED_EVENTS.filter(({ key }) => key !== "sync" || (f.sync_sent ?? 0) > 0).map(({ key, event }) => [
         event,
         n(f[`${key}_sent`]),
         n(f[`${key}_acked`]),

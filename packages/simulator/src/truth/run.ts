@@ -4,6 +4,7 @@ import { obtainSessions, registerDevices } from "../accounts.js";
 import { Device } from "../fleet/device.js";
 import type { ObservationSource, Position } from "../fleet/drive.js";
 import { figureNames, machine } from "../fleet/run.js";
+import { SharedToken } from "../fleet/tokens.js";
 import { computeFigures } from "../metrics/figures.js";
 import { Recorder } from "../metrics/recorder.js";
 import { table } from "../metrics/summary.js";
@@ -116,7 +117,11 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
     },
     metrics,
   );
-  const tokens = new TokenKeeper({ url: options.url }, sessions, metrics);
+  // One token per account, shared by its devices and renewed by the keeper.
+  const shared = sessions.map((session) => new SharedToken(session.token));
+  const tokens = new TokenKeeper({ url: options.url }, sessions, metrics, (account, token) =>
+    shared[account]?.set(token),
+  );
   const issued = await registerDevices({ url: options.url }, tokens.tokens, ids.length, metrics);
   const started = performance.now();
   const devices = ids.map(
@@ -125,7 +130,7 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
         {
           url: options.url,
           localAddress: "",
-          token: () => tokens.token(i % sessions.length),
+          session: shared[i % sessions.length] as SharedToken,
           deviceId: issued[i] as string,
           transport: options.transport,
           locationIntervalMs: 5_000,
@@ -140,7 +145,7 @@ export async function runTruth(options: TruthOptions, log: (line: string) => voi
         metrics,
       ),
   );
-  for (const device of devices) device.start();
+  await Promise.all(devices.map((device) => device.start()));
   tokens.start();
   const deadline = Date.now() + options.settleTimeoutMs + truth.observations * 20;
   let lastLog = Date.now();
