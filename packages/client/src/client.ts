@@ -113,9 +113,12 @@ export class RoadPulseClient {
   /**
    * Queues observations (ids are generated for those without one), split into batches of at most
    * 500; resolves once they are stored in the queue, not when the server has them (`batch:settled`).
+   * Observations that have an id are queued as given, not copied: do not change them afterwards.
    */
   async submit(observations: Array<Omit<Observation, "id"> & { id?: string }>): Promise<void> {
-    const withIds = observations.map((o) => ({ ...o, id: o.id ?? globalThis.crypto.randomUUID() }) as Observation);
+    const withIds = observations.map((o) =>
+      o.id === undefined ? ({ ...o, id: globalThis.crypto.randomUUID() } as Observation) : (o as Observation),
+    );
     for (let i = 0; i < withIds.length; i += MAX_OBSERVATION_BATCH) {
       await this.#queue.add(withIds.slice(i, i + MAX_OBSERVATION_BATCH));
     }

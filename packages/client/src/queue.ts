@@ -44,6 +44,8 @@ export class OfflineQueue {
   readonly #sends = new Map<string, number>();
   #attempts = 0;
   #saving: Promise<void> = Promise.resolve();
+  /** Unique to this start: keys stay distinct from those of batches an earlier run left. */
+  readonly #keyPrefix = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
   #seq = 0;
 
   constructor(
@@ -70,7 +72,7 @@ export class OfflineQueue {
     }
     this.#seq += 1;
     const batch = {
-      key: `${Date.now().toString(36)}-${this.#seq}-${Math.random().toString(36).slice(2, 8)}`,
+      key: `${this.#keyPrefix}-${this.#seq}`,
       observations,
       queuedAt: new Date().toISOString(),
     };
@@ -108,11 +110,12 @@ export class OfflineQueue {
    * False when it had left already (an earlier attempt's answer came first).
    */
   async done(batch: QueuedBatch): Promise<boolean> {
-    const before = this.#batches.length;
     this.#sending.delete(batch.key);
     this.#sends.delete(batch.key);
-    this.#batches = this.#batches.filter((queued) => queued.key !== batch.key);
-    if (this.#batches.length === before) return false;
+    // Usually the oldest: acks come back roughly in order.
+    const index = this.#batches.findIndex((queued) => queued.key === batch.key);
+    if (index === -1) return false;
+    this.#batches.splice(index, 1);
     await this.#save();
     return true;
   }

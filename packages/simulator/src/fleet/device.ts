@@ -23,14 +23,23 @@ export type DeviceSettings = Pick<
   deviceId: string;
 };
 
-/** Metric prefix of each acknowledged event (`obs.ack`, `location.timeouts`…). */
-const METRIC: Record<string, string> = {
-  "observations:submit": "obs",
-  "location:update": "location",
-  heartbeat: "heartbeat",
-  "region:sync": "sync",
-  "hazard:vote": "vote",
-};
+/** Metric names of an acknowledged event (`obs.ack`, `location.timeouts`…), built once, not per call. */
+function metricNames(prefix: string) {
+  const names = ["sent", "ack", "acked", "errors", "timeouts", "interrupted"] as const;
+  return {
+    ...(Object.fromEntries(names.map((n) => [n, `${prefix}.${n}`])) as Record<(typeof names)[number], string>),
+    error: `${prefix}.error.`,
+  };
+}
+const METRIC = new Map(
+  Object.entries({
+    "observations:submit": "obs",
+    "location:update": "location",
+    heartbeat: "heartbeat",
+    "region:sync": "sync",
+    "hazard:vote": "vote",
+  }).map(([event, prefix]) => [event, metricNames(prefix)]),
+);
 
 const ignore = () => {};
 
@@ -177,8 +186,8 @@ export class Device {
   /** One attempt of an acknowledged event, as the SDK reports it. */
   #settled(report: CallReport): void {
     const { metrics } = this;
-    const name = METRIC[report.event] ?? report.event;
-    metrics.count(`${name}.sent`);
+    const names = METRIC.get(report.event) ?? metricNames(report.event);
+    metrics.count(names.sent);
     if (report.batch !== undefined) {
       metrics.count("obs.items", report.batch.observations.length);
       if (report.attempt > 1) metrics.count("obs.resent");
@@ -186,19 +195,19 @@ export class Device {
     if (this.#stopping) return;
     switch (report.outcome) {
       case "ok":
-        metrics.record(`${name}.ack`, report.ms);
-        metrics.count(`${name}.acked`);
+        metrics.record(names.ack, report.ms);
+        metrics.count(names.acked);
         break;
       case "refused":
-        metrics.record(`${name}.ack`, report.ms);
-        metrics.count(`${name}.errors`);
-        metrics.count(`${name}.error.${report.error?.code ?? "MALFORMED"}`);
+        metrics.record(names.ack, report.ms);
+        metrics.count(names.errors);
+        metrics.count(`${names.error}${report.error?.code ?? "MALFORMED"}`);
         break;
       case "timeout":
-        metrics.count(`${name}.timeouts`);
+        metrics.count(names.timeouts);
         break;
       case "interrupted":
-        metrics.count(`${name}.interrupted`);
+        metrics.count(names.interrupted);
         break;
     }
   }
