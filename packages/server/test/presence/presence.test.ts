@@ -33,7 +33,8 @@ function send(socket: ClientSocket, event: string, payload: unknown): Promise<Ac
 }
 
 /**
- * Every key with its type and value, except the liveness key's value (it changes every tick), the
+ * Every key with its type and value, except the liveness and status keys' values (rewritten every
+ * tick; the status holds the node's memory and connections for the ops map), the
  * reaper's lock (a lease the node takes and lets expire on its own clock, whatever a client sends:
  * whether it exists at a given instant is timing, not an effect of the payload), and the counts
  * last pushed per region (written by the broadcast timer, up to an interval after a move).
@@ -45,7 +46,7 @@ async function snapshot(redis: Redis): Promise<Record<string, unknown>> {
     // takes the fold lock every few seconds even with nothing to fold): not state a client changed.
     if (key === Keys.reaperLock || key === Keys.foldLock || key.startsWith("presence:pushed:")) continue;
     const type = await redis.type(key);
-    if (key.endsWith(":alive")) result[key] = type;
+    if (key.endsWith(":alive") || key.endsWith(":status")) result[key] = type;
     else if (type === "set") result[key] = (await redis.smembers(key)).sort();
     else if (type === "hash") result[key] = await redis.hgetall(key);
     else result[key] = await redis.get(key);
@@ -91,7 +92,9 @@ describe("sessions and presence in Redis", () => {
     const nodeId = node.ctx.config.nodeId;
 
     // The login's session (auth/refresh-families.ts) is there too; the fold lock only while the
-    // node's aggregate recovery holds it, every few seconds.
+    // node's aggregate recovery holds it, every few seconds. The node's status for the ops map is
+    // written by its first liveness tick: waited for, not raced.
+    await waitFor("the node's first status report", async () => (await redis.exists(Keys.nodeStatus(nodeId))) === 1);
     const sessionId = (
       JSON.parse(Buffer.from(account.token.split(".")[1] ?? "", "base64url").toString()) as { sid: string }
     ).sid;
@@ -102,6 +105,7 @@ describe("sessions and presence in Redis", () => {
         "presence:nodes",
         `presence:node:${nodeId}:alive`,
         `presence:node:${nodeId}:sockets`,
+        `presence:node:${nodeId}:status`,
         `session:${id}`,
         `user:${account.userId}:sessions`,
       ].sort(),
@@ -126,6 +130,8 @@ describe("sessions and presence in Redis", () => {
     expect(await redis.ttl(`heartbeat:${id}`)).toBeLessThanOrEqual(300);
     expect(await redis.ttl(`presence:node:${nodeId}:alive`)).toBeGreaterThan(0);
     expect(await redis.ttl(`presence:node:${nodeId}:alive`)).toBeLessThanOrEqual(10);
+    expect(await redis.ttl(`presence:node:${nodeId}:status`)).toBeGreaterThan(0);
+    expect(await redis.ttl(`presence:node:${nodeId}:status`)).toBeLessThanOrEqual(10);
   });
 
   it("lists both sockets of one user in user:{userId}:sessions", async () => {
