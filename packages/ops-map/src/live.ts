@@ -136,6 +136,7 @@ export class LiveMap {
     this.layers.clearRegions();
     for (const region of ack.regions) this.layers.region(region.regionId, region.count);
     this.panel.nodes(ack.nodes);
+    if (!ack.live) this.panel.notice("Zoom in to follow this area live (devices, new segments and hazards)");
   }
 
   async #pages<P extends { next: string | null }>(

@@ -34,13 +34,17 @@ export const NodeStatusListSchema = Type.Object({
 });
 export type NodeStatusList = Static<typeof NodeStatusListSchema>;
 
-/** Most regions one `ops:watch` may cover (geohash-5 cells; a 0.25 square-degree box needs ≈ 200). */
-export const MAX_WATCHED_REGIONS = 400;
+/**
+ * Most regions (geohash cells at REGION_PRECISION, ≈ 1.2 km × 0.6 km at the default 6) one
+ * `ops:watch` follows live: a large screen at zoom 13 (≈ 25 km × 15 km) covers about 600.
+ */
+export const MAX_WATCHED_REGIONS = 1_024;
 
 /**
  * `ops:watch {bbox}`: an observer's map shows this box. The socket then hears every
  * `segment:updated`, `hazard:updated` and `presence:updated` of the regions covering it (and no
- * longer those of the box before), and `ops:nodes` every few seconds.
+ * longer those of the box before), and `ops:nodes` every few seconds. A malformed box (or one the
+ * road API would refuse) is VALIDATION_FAILED and changes nothing.
  */
 export const OpsWatchSchema = Type.Object({ bbox: BboxParam }, { additionalProperties: false });
 export type OpsWatch = Static<typeof OpsWatchSchema>;
@@ -51,8 +55,13 @@ export type RegionCount = Static<typeof RegionCountSchema>;
 export const OpsWatchAckSchema = Type.Object({
   /** Regions of the box holding devices now, with how many (regions without any are left out). */
   regions: Type.Array(RegionCountSchema),
-  /** Every region the socket now watches (geohash-5), empty ones included. */
+  /** Every region the socket now watches, empty ones included. */
   watched: Type.Integer({ minimum: 0 }),
+  /**
+   * False when the box covers more than MAX_WATCHED_REGIONS: nothing of it is followed live (zoom
+   * in); the node list still is.
+   */
+  live: Type.Boolean(),
   nodes: NodeStatusListSchema,
 });
 export type OpsWatchAck = Static<typeof OpsWatchAckSchema>;

@@ -16,8 +16,8 @@ export class OpsService {
     readonly board: NodeStatusBoard,
   ) {}
 
-  /** The regions a map showing `bbox` watches (VALIDATION_FAILED past MAX_WATCHED_REGIONS). */
-  regions(bbox: string): string[] {
+  /** The regions a map showing `bbox` watches; null past MAX_WATCHED_REGIONS (zoom in). */
+  regions(bbox: string): string[] | null {
     return regionsCovering(bbox, this.ctx.config.regionPrecision, MAX_WATCHED_REGIONS);
   }
 

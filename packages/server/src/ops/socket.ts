@@ -15,7 +15,7 @@ export const NODES_PUSH_INTERVAL_MS = 5_000;
 
 /**
  * `ops:watch {bbox}`: an observer's map moved. The socket leaves the regions it no longer shows,
- * joins those it does (their road and presence updates reach it from every node through the
+ * joins those it does (none when the box covers too many to follow: `live: false`) (their road and presence updates reach it from every node through the
  * adapter) and gets the devices per region and the nodes now; `ops:nodes` follows every
  * NODES_PUSH_INTERVAL_MS.
  */
@@ -26,13 +26,14 @@ export function opsSocketHandlers(ctx: NodeContext, ops: OpsService): SocketHand
     validateWatch,
     async (socket, payload): Promise<OpsWatchAck> => {
       requireObserver(socket.data.role);
-      const regions = ops.regions(payload.bbox);
+      const regions = ops.regions(payload.bbox) ?? [];
       const wanted = new Set(regions.map(regionRoom));
       const gone = [...socket.rooms].filter((room) => isRegionRoom(room) && !wanted.has(room));
       await Promise.all(gone.map((room) => socket.leave(room)));
       await socket.join([...wanted, OPS_ROOM]);
       const [devices, nodes] = await Promise.all([ops.devices(regions), ops.nodes()]);
-      return { regions: devices.regions, watched: regions.length, nodes };
+      const live = regions.length > 0;
+      return { regions: devices.regions, watched: regions.length, live, nodes };
     },
   );
   return {

@@ -43,6 +43,7 @@ describe("observers and ops:watch", () => {
     const region = ngeohash.encode(HERE.latitude, HERE.longitude, theNode().ctx.config.regionPrecision);
     expect(ack.regions).toEqual([{ regionId: region, count: 1 }]);
     expect(ack.watched).toBeGreaterThan(1);
+    expect(ack.live).toBe(true);
     expect(ack.nodes.clusterWide).toBe(true);
     expect(ack.nodes.nodes.map((node) => [node.node, node.status])).toContainEqual([theNode().ctx.config.nodeId, "ok"]);
 
@@ -134,20 +135,29 @@ describe("observers and ops:watch", () => {
     expect((await fetch(`${theNode().url}/api/ops/nodes`)).status).toBe(401);
   });
 
-  it("refuses boxes that are malformed or too large to watch live, joining nothing", async () => {
+  it("refuses malformed boxes, and follows none of a box too large to watch live", async () => {
     const { socket } = await observer();
-    for (const bbox of ["1,2,3", "a,b,c,d", "77.3,28.7,77.2,28.8", "0,0,0.5,0.5", `${AROUND_HERE},1`]) {
+    for (const bbox of ["1,2,3", "a,b,c,d", "77.3,28.7,77.2,28.8", "0,0,0.6,0.6", `${AROUND_HERE},1`]) {
       expect(await emitAck(socket, "ops:watch", { bbox })).toMatchObject({
         ok: false,
         error: { code: "VALIDATION_FAILED" },
       });
     }
-    // 0.3° × 0.3° is readable over HTTP but covers thousands of regions: zoom in to watch it.
-    const wide = (await emitAck(socket, "ops:watch", { bbox: "77.0,28.5,77.3,28.8" })) as {
-      ok: false;
-      error: { message: string };
-    };
-    expect(wide.error.message).toMatch(/zoom in/);
+    // 0.3° × 0.3° is readable over HTTP but covers thousands of regions: not followed live, and the
+    // regions of the box watched before are left, but the node list still comes.
+    expect(await emitAck(socket, "ops:watch", { bbox: AROUND_HERE })).toMatchObject({ ok: true, live: true });
+    const wide = (await emitAck(socket, "ops:watch", { bbox: "77.0,28.5,77.3,28.8" })) as WatchAck;
+    expect(wide).toMatchObject({ ok: true, live: false, watched: 0, regions: [] });
+    expect(wide.nodes.nodes.length).toBeGreaterThan(0);
+    const driver = await socketOf((await register(theNode().url, "wide")).token);
+    expect((await emitAck(driver, "location:update", HERE)).ok).toBe(true);
+    const heard: unknown[] = [];
+    socket.on("segment:updated", (segment) => heard.push(segment));
+    const mine: unknown[] = [];
+    driver.on("segment:updated", (segment) => mine.push(segment));
+    expect((await emitAck(driver, "observations:submit", { observations: [observation(HERE)] })).ok).toBe(true);
+    await waitFor("the driver to hear its segment", () => mine.length > 0);
+    expect(heard).toEqual([]);
     expect(await emitAck(socket, "ops:watch", { bbox: AROUND_HERE, extra: 1 })).toMatchObject({
       ok: false,
       error: { code: "VALIDATION_FAILED" },
