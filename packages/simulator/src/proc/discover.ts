@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { cmdline, environ, pidsListeningOn, procStat } from "./procfs.js";
+import { allPids, cmdline, environ, pidsListeningOn, procStat } from "./procfs.js";
 
 export type Role = "node" | "nginx" | "redis" | "store" | "generator" | "other";
 
@@ -13,6 +13,12 @@ export interface ProcessGroup {
   url?: string;
   /** A node's metrics listener (its METRICS_PORT), where its `/metrics` is served. */
   metricsUrl?: string;
+  /**
+   * The group's processes, listed again at every sample, when they are not `pid` and its
+   * descendants (the PostgreSQL backends of one database: children of a postmaster that serves
+   * others too).
+   */
+  members?: () => number[];
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]", "0.0.0.0"]);
@@ -86,9 +92,38 @@ export function discoverCluster(url: string): { groups: ProcessGroup[]; note: st
   // Only services a node names: a process without them (a baseline server) uses none, and a guess
   // at the defaults could sample somebody else's Redis.
   groups.push(...serviceGroup(env.REDIS_URL, 6379, "redis-server", "redis"));
-  groups.push(...serviceGroup(env.MONGODB_URI, 27017, "store", "store"));
+  const store = serviceGroup(env.MONGODB_URI, 27017, "store", "store");
+  groups.push(...store, ...postgresBackends(store[0]?.pid));
   const found = groups.map((g) => `${g.name}(${g.pid})`).join(" ");
   return { groups, note: nodePids.length === 0 ? `no nodes found behind ${url}: ${found}` : found };
+}
+
+/**
+ * The PostgreSQL backends of the database a FerretDB on the PostgreSQL backend writes to (its
+ * `--postgresql-url`): they do the store's SQL work in processes of their own, under the machine's
+ * postmaster, so sampling FerretDB alone misses that share of the store's CPU. Backends show their
+ * database in their process title (`postgres: [<cluster>: ]<user> <database> …`).
+ */
+function postgresBackends(ferretdb: number | undefined): ProcessGroup[] {
+  if (ferretdb === undefined || procStat(ferretdb)?.comm !== "ferretdb") return [];
+  const url = cmdline(ferretdb)
+    .find((arg) => arg.startsWith("--postgresql-url="))
+    ?.slice("--postgresql-url=".length);
+  if (url === undefined) return [];
+  let database: string;
+  try {
+    database = decodeURIComponent(new URL(url).pathname.slice(1));
+  } catch {
+    return [];
+  }
+  if (database === "") return [];
+  const members = () =>
+    allPids().filter((pid) => {
+      const title = cmdline(pid).join(" ");
+      return title.startsWith("postgres: ") && title.split(" ").includes(database);
+    });
+  const first = members()[0];
+  return first === undefined ? [] : [{ name: "postgresql", role: "store", pid: first, members }];
 }
 
 /** `--procs 12,34`: explicit processes, named by their command. */

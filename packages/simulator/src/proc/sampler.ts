@@ -19,8 +19,9 @@ function descendants(pid: number): number[] {
 
 /**
  * CPU-seconds, RSS and open files of process groups, from /proc. A group is a process and all its
- * descendants (a node and its workers; nginx and its workers), re-listed at every sample so a
- * restarted worker is picked up.
+ * descendants (a node and its workers; nginx and its workers), or the processes its `members`
+ * lists (one database's PostgreSQL backends), re-listed at every sample so a restarted worker or a
+ * new backend is picked up.
  */
 export class ProcSampler {
   #base = new Map<number, number>();
@@ -33,7 +34,7 @@ export class ProcSampler {
 
   sample(): GroupSample[] {
     return this.groups.map((group) => {
-      const pids = descendants(group.pid);
+      const pids = group.members?.() ?? descendants(group.pid);
       const previous = this.#members.get(group.name) ?? new Set<number>();
       let cpu = this.#gone.get(group.name) ?? 0;
       let rss = 0;
