@@ -1,3 +1,4 @@
+import { MAX_BBOX_AREA_SQUARE_DEGREES, MAX_BBOX_SIDE_DEGREES } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
 
 export type LatLng = [number, number];
@@ -48,10 +49,6 @@ export function regionBounds(regionId: string): [LatLng, LatLng] {
   ];
 }
 
-/** The largest box the road API reads at once (roads/bbox.ts on the server). */
-export const MAX_BOX_AREA = 0.25;
-export const MAX_BOX_SIDE = 1;
-
 export interface Box {
   south: number;
   west: number;
@@ -67,7 +64,7 @@ export function bboxParam(box: Box): string | null {
   const east = Math.min(180, box.east);
   const height = north - south;
   const width = east - west;
-  if (height <= 0 || width <= 0 || height > MAX_BOX_SIDE || width > MAX_BOX_SIDE) return null;
-  if (height * width > MAX_BOX_AREA) return null;
+  if (height <= 0 || width <= 0 || height > MAX_BBOX_SIDE_DEGREES || width > MAX_BBOX_SIDE_DEGREES) return null;
+  if (height * width > MAX_BBOX_AREA_SQUARE_DEGREES) return null;
   return [west, south, east, north].map((value) => String(value)).join(",");
 }

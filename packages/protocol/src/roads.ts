@@ -104,6 +104,14 @@ export type HazardSummary = Static<typeof HazardSummarySchema>;
  * so a map client's `getBounds().toBBoxString()` is taken as it is. The length bound only stops
  * absurd input; the server caps the box's area, not its spelling.
  */
+/**
+ * The largest box a read covers: at most 0.25 square degrees (a 0.5° × 0.5° square, ≈ 55 km × 31 km
+ * at 55° N) and at most 1° on either side, so every read is a bounded cover of geohash-5 cells. The
+ * server refuses larger boxes (roads/bbox.ts); a map client zooms in before asking.
+ */
+export const MAX_BBOX_AREA_SQUARE_DEGREES = 0.25;
+export const MAX_BBOX_SIDE_DEGREES = 1;
+
 const BBOX_NUMBER = "-?\\d{1,3}(\\.\\d{1,30})?([eE][-+]?\\d{1,3})?";
 export const BBOX_PATTERN = `^${BBOX_NUMBER}(,${BBOX_NUMBER}){3}$`;
 export const BboxParam = Type.String({

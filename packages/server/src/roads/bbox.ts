@@ -1,16 +1,8 @@
-import { ErrorCodes } from "@roadpulse/protocol";
+import { ErrorCodes, MAX_BBOX_AREA_SQUARE_DEGREES, MAX_BBOX_SIDE_DEGREES } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
 import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
 import { AppError } from "../errors.js";
 import type { SegmentRange } from "../store/segments.js";
-
-/**
- * A box may cover at most 0.25 square degrees (a 0.5° × 0.5° square, ≈ 55 km × 31 km at 55° N) and
- * be at most 1° long on either side: together they keep every box read to a bounded cover of
- * geohash-5 cells, whatever the shape of the screen it came from.
- */
-export const MAX_BBOX_AREA_SQUARE_DEGREES = 0.25;
-export const MAX_BBOX_SIDE_DEGREES = 1;
 
 /**
  * Parses `minLon,minLat,maxLon,maxLat` (already shape-checked by the route schema) into the box and
