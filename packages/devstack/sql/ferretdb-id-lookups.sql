@@ -9,7 +9,12 @@
 --
 -- 1. A GIN index (jsonb_path_ops, which serves @>) on `_jsonb->'_id'` for every FerretDB table,
 --    created by an event trigger when FerretDB creates the table (so a re-created collection gets
---    it too), and here for the tables that already exist.
+--    it too), and here for the tables that already exist. `hazards` also gets one on `cell`: a
+--    report in a new area looks up the open hazards of its cells (`{type, cell}`, both pushed down
+--    as containment), which scanned every hazard ever reported.
+--    Without `fastupdate`: with it, PostgreSQL appends new entries to a pending list that every
+--    search reads in full until a vacuum folds it in, and with `road_segments` gaining hundreds of
+--    segments a second the list held 24,000 entries between vacuums, read by every lookup.
 -- 2. Custom plans for every prepared statement. FerretDB's driver prepares its statements with the
 --    key as a parameter (`->$1`); only a plan made for the actual values can see that the
 --    expression is `_jsonb->'_id'` and match the index. PostgreSQL's default switches a statement
@@ -24,16 +29,35 @@ CREATE OR REPLACE FUNCTION public.roadpulse_id_gin_index(target regclass) RETURN
 LANGUAGE plpgsql AS $fn$
 DECLARE
   relation_name text;
+  schema_name text;
+  lookup record;
+  index_name text;
+  made regclass;
 BEGIN
-  SELECT c.relname INTO relation_name FROM pg_class c WHERE c.oid = target;
+  SELECT c.relname, n.nspname INTO relation_name, schema_name
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = target;
   -- Only FerretDB's collection tables: one jsonb column named _jsonb.
-  IF EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = target AND attname = '_jsonb' AND NOT attisdropped) THEN
-    EXECUTE format(
-      'CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb->''_id'') jsonb_path_ops)',
-      left(relation_name, 55) || '_id_gin',
-      target
-    );
+  IF NOT EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = target AND attname = '_jsonb' AND NOT attisdropped) THEN
+    RETURN;
   END IF;
+  FOR lookup IN
+    -- `_id` in every table; in `hazards` also `cell` (FerretDB names a table <collection>_<8 hex>).
+    SELECT '_id' AS field, '_id_gin' AS suffix
+    UNION ALL
+    SELECT 'cell', '_cell_gin' WHERE relation_name ~ '^hazards_[0-9a-f]{8}$'
+  LOOP
+    index_name := left(relation_name, 62 - length(lookup.suffix)) || lookup.suffix;
+    EXECUTE format(
+      'CREATE INDEX IF NOT EXISTS %I ON %s USING gin ((_jsonb->%L) jsonb_path_ops) WITH (fastupdate = off)',
+      index_name, target, lookup.field
+    );
+    -- An index made before fastupdate was turned off: turn it off and fold its pending list in.
+    made := to_regclass(format('%I.%I', schema_name, index_name));
+    IF NOT EXISTS (SELECT 1 FROM pg_class WHERE oid = made AND reloptions @> ARRAY['fastupdate=off']) THEN
+      EXECUTE format('ALTER INDEX %s SET (fastupdate = off)', made);
+      PERFORM gin_clean_pending_list(made);
+    END IF;
+  END LOOP;
 END
 $fn$;
 

@@ -13,6 +13,9 @@ import type { Metrics } from "../metrics/registry.js";
 import { DUPLICATE_KEY, DURABLE, timedWrite } from "./durability.js";
 import type { SegmentRange } from "./segments.js";
 
+/** Open hazards read per cell at most when clustering a report (a cell is about 150 m across). */
+const OPEN_NEAR_LIMIT = 100;
+
 /** `hazards`: one document per pothole/bump cluster (rules in domain/hazard-rules.ts). */
 export interface HazardDoc {
   _id: ObjectId;
@@ -92,11 +95,22 @@ export class HazardsRepository {
     this.#collection = db.collection<HazardDoc>(HAZARDS);
   }
 
+  /**
+   * Open hazards of a type in the given geohash-7 cells (an event's cell and its neighbours), at
+   * most OPEN_NEAR_LIMIT per cell. One equality read per cell, all at once: FerretDB pushes
+   * `{type, cell}` down to its backend, where the local store indexes `cell`
+   * (docs/store-backend.md), but not `cell: {$in}`, which read every hazard ever reported.
+   */
   async openNear(type: HazardType, cells: string[]): Promise<HazardDoc[]> {
-    return await this.#collection
-      .find({ type, cell: { $in: cells }, status: { $in: OPEN_STATUSES } })
-      .limit(100)
-      .toArray();
+    const perCell = await Promise.all(
+      [...new Set(cells)].map((cell) =>
+        this.#collection
+          .find({ type, cell, status: { $in: OPEN_STATUSES } })
+          .limit(OPEN_NEAR_LIMIT)
+          .toArray(),
+      ),
+    );
+    return perCell.flat();
   }
 
   /**

@@ -2,8 +2,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type MongoInstance, postgresAdminUrl, psql, startFerretDB, waitFor } from "@roadpulse/devstack";
-import { type Collection, MongoClient } from "mongodb";
+import { type Collection, MongoClient, ObjectId } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { Metrics } from "../../src/metrics/registry.js";
+import { type HazardDoc, HazardsRepository } from "../../src/store/hazards.js";
 
 /**
  * The local store on PostgreSQL (the local cluster's default): a read or update by `_id` is an index
@@ -53,6 +55,27 @@ describe("FerretDB on PostgreSQL: reads by _id", () => {
       .map(Number) as [number, number];
     return { seq, idx };
   };
+  /** The table's scan counts once PostgreSQL has counted `count` more index scans than `before`. */
+  const indexScans = async (table: string, before: { idx: number }, count: number) =>
+    await waitFor(
+      `PostgreSQL to count ${count} index scans`,
+      async () => {
+        const now = await scans(table);
+        return now.idx - before.idx >= count ? now : false;
+      },
+      30_000,
+      250,
+    );
+  /** Pages the GIN index held in its pending list (read in full by every search), folded in by this call. */
+  const pendingPages = async (index: string) =>
+    Number((await psql(database(), `SELECT gin_clean_pending_list('idlookups."${index}"'::regclass)`)).trim());
+  const fastupdateOff = async (index: string) =>
+    (
+      await psql(
+        database(),
+        `SELECT coalesce(reloptions, '{}') @> ARRAY['fastupdate=off'] FROM pg_class WHERE relname = '${index}'`,
+      )
+    ).trim() === "t";
   /**
    * 20 findOne and 20 upserts by _id on a collection of 3,000 documents, more than five executions
    * of each of FerretDB's prepared statements (past PostgreSQL's switch to a generic plan): the
@@ -70,16 +93,7 @@ describe("FerretDB on PostgreSQL: reads by _id", () => {
       expect(await segments.findOne({ _id: `s${i * 137}` })).toMatchObject({ _id: `s${i * 137}` });
       await segments.updateOne({ _id: `s${i * 149}` }, { $inc: { n: 1 } }, { upsert: true });
     }
-    const after = await waitFor(
-      "PostgreSQL to count 60 index scans",
-      async () => {
-        const now = await scans(table);
-        return now.idx - before.idx >= 60 ? now : false;
-      },
-      30_000,
-      250,
-    );
-    return after.seq - before.seq;
+    return (await indexScans(table, before, 60)).seq - before.seq;
   };
 
   beforeAll(async () => {
@@ -104,9 +118,57 @@ describe("FerretDB on PostgreSQL: reads by _id", () => {
     expect(await lookups(segments)).toBeLessThanOrEqual(2);
   });
 
+  it("keeps no pending list: new segments are in the index at once, not in a list every lookup reads", async () => {
+    const table = await tableOf("segments");
+    const segments = (await connect(store as MongoInstance)).collection<{ _id: string; n: number }>("segments");
+    await segments.insertMany(Array.from({ length: 2_000 }, (_, i) => ({ _id: `new${i}`, n: 1 })));
+    expect(await fastupdateOff(`${table}_id_gin`)).toBe(true);
+    // gin_clean_pending_list answers how many pending pages it folded in: none were left pending.
+    expect(await pendingPages(`${table}_id_gin`)).toBe(0);
+  });
+
+  it("finds the open hazards of a cell through an index, not by reading every hazard", async () => {
+    const db = await connect(store as MongoInstance);
+    const repository = new HazardsRepository(db, new Metrics("test-node", "0.0.0"));
+    const hazards = db.collection<HazardDoc>("hazards");
+    const at = new Date();
+    const hazard = (i: number): HazardDoc => ({
+      _id: new ObjectId(),
+      type: i % 2 === 0 ? "pothole" : "bump",
+      latitude: 52,
+      longitude: 5,
+      cell: `c${i % 1_500}`,
+      region: "u1hcy",
+      status: "reported",
+      reporters: ["a"],
+      reports: 1,
+      fixVotes: {},
+      firstReportedAt: at,
+      lastSeenAt: at,
+      updatedAt: at,
+    });
+    await hazards.insertMany(Array.from({ length: 3_000 }, (_, i) => hazard(i)));
+    const table = await tableOf("hazards");
+    const before = await scans(table);
+    for (let i = 0; i < 10; i++) {
+      const found = await repository.openNear("pothole", [`c${i * 2}`, `c${i * 2 + 2}`, "c-none"]);
+      // Cells c0, c2, … hold two potholes each (i and i + 1,500).
+      expect(found.map((doc) => doc.cell).sort()).toEqual(
+        [`c${i * 2}`, `c${i * 2}`, `c${i * 2 + 2}`, `c${i * 2 + 2}`].sort(),
+      );
+    }
+    const after = await indexScans(table, before, 30);
+    // Without the index each of the 30 reads scans the table. The new table's three index builds
+    // (FerretDB's and the two GIN ones) may be counted late, as sequential scans.
+    expect(after.seq - before.seq).toBeLessThanOrEqual(3);
+  });
+
   it("gives the index to tables of a database made before it existed, at the store's next start", async () => {
     const table = await tableOf("segments");
     await psql(database(), `DROP INDEX idlookups."${table}_id_gin"`);
+    // An index made before they were kept without a pending list keeps one until the next start.
+    const hazardsIndex = `${await tableOf("hazards")}_cell_gin`;
+    await psql(database(), `ALTER INDEX idlookups."${hazardsIndex}" SET (fastupdate = on)`);
     const port = store?.port as number;
     await client?.close();
     client = undefined;
@@ -114,5 +176,6 @@ describe("FerretDB on PostgreSQL: reads by _id", () => {
     store = await start(port);
     const segments = (await connect(store)).collection<{ _id: string; n: number }>("segments");
     expect(await lookups(segments)).toBeLessThanOrEqual(2);
+    expect(await fastupdateOff(hazardsIndex)).toBe(true);
   });
 });
