@@ -99,12 +99,6 @@ export const HazardSummarySchema = Type.Object({
 export type HazardSummary = Static<typeof HazardSummarySchema>;
 
 /**
- * `minLon,minLat,maxLon,maxLat` in degrees (GeoJSON order), each number as JavaScript prints a
- * double (`String(x)`: up to 17 significant digits, exponent form for tiny values such as `1e-7`),
- * so a map client's `getBounds().toBBoxString()` is taken as it is. The length bound only stops
- * absurd input; the server caps the box's area, not its spelling.
- */
-/**
  * The largest box a read covers: at most 0.25 square degrees (a 0.5° × 0.5° square, ≈ 55 km × 31 km
  * at 55° N) and at most 1° on either side, so every read is a bounded cover of geohash-5 cells. The
  * server refuses larger boxes (roads/bbox.ts); a map client zooms in before asking.
@@ -112,13 +106,20 @@ export type HazardSummary = Static<typeof HazardSummarySchema>;
 export const MAX_BBOX_AREA_SQUARE_DEGREES = 0.25;
 export const MAX_BBOX_SIDE_DEGREES = 1;
 
+/**
+ * `minLon,minLat,maxLon,maxLat` in degrees (GeoJSON order), each number as JavaScript prints a
+ * double (`String(x)`: up to 17 significant digits, exponent form for tiny values such as `1e-7`),
+ * so a map client's `getBounds().toBBoxString()` is taken as it is. The length bound only stops
+ * absurd input; the server caps the box's area, not its spelling.
+ */
 const BBOX_NUMBER = "-?\\d{1,3}(\\.\\d{1,30})?([eE][-+]?\\d{1,3})?";
 export const BBOX_PATTERN = `^${BBOX_NUMBER}(,${BBOX_NUMBER}){3}$`;
 export const BboxParam = Type.String({
   pattern: BBOX_PATTERN,
   maxLength: 200,
   description:
-    "minLon,minLat,maxLon,maxLat (degrees, full precision); area at most 0.25 square degrees, sides at most 1°",
+    `minLon,minLat,maxLon,maxLat (degrees, full precision); area at most ${MAX_BBOX_AREA_SQUARE_DEGREES} ` +
+    `square degrees, sides at most ${MAX_BBOX_SIDE_DEGREES}°`,
 });
 export const MAX_PAGE = 500;
 export const MAX_EXPORT_PAGE = 5000;
