@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -14,6 +14,7 @@ import {
   startRedisServer,
 } from "@roadpulse/devstack";
 import { MongoClient, ObjectId } from "mongodb";
+import { cpuSeconds, postgresCpuSeconds } from "./lib/proc-cpu.js";
 import { runBenchmark } from "./lib/run.js";
 
 /**
@@ -31,7 +32,6 @@ import { runBenchmark } from "./lib/run.js";
 const ROOT = resolve(new URL("../../..", import.meta.url).pathname);
 const CLI = join(ROOT, "packages/simulator/dist/cli.js");
 const RESULTS = join(ROOT, "bench/results");
-const TICK_HZ = 100;
 
 const args = parseArgs({
   args: process.argv.slice(2),
@@ -56,28 +56,6 @@ interface Stack {
   cluster: Cluster;
   mongoUri: string;
   supervisorLog: string[];
-}
-
-/** CPU-seconds so far of one process (utime + stime), 0 when it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) / TICK_HZ;
-  } catch {
-    return 0;
-  }
-}
-
-/** Every PostgreSQL server process: the backends FerretDB talks to and the shared writers. */
-function postgresCpuSeconds(): number {
-  let total = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/comm`, "utf8").trim() === "postgres") total += cpuSeconds(Number(entry));
-    } catch {}
-  }
-  return total;
 }
 
 /** Store CPU over `run`, in % of one core: FerretDB, plus PostgreSQL for that backend. */
