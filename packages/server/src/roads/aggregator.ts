@@ -378,37 +378,53 @@ export class Aggregator {
    * whole collection on FerretDB) while holding the fold lock, so a node falling behind made
    * every node fall further behind. Entries found taken over anyway leave the queue: they are
    * their new holder's to apply.
+   *
+   * Under the fold lock, like the take-overs it competes with (#recover): FerretDB 1.24 does not
+   * isolate two updates of one document, so a renewal at the very moment another node claims the
+   * entry could leave both nodes holding it, and both fold the batch. A node waking from a pause
+   * renews at once (its timer is overdue), just when the others take its stale entries over: with
+   * the renewal unlocked, the fault suite's 30 s SIGSTOP once counted 20 observations twice.
    */
   async #renewQueued(): Promise<void> {
     if (this.#renewingQueue || this.#queue.length === 0) return;
     this.#renewingQueue = true;
     try {
-      const waiting = [...this.#queue];
-      const held = new Set(
-        await this.journal.renew(
-          waiting.map((queued) => queued.entry),
-          this.#staleMs / 4,
-        ),
-      );
-      if (held.size === waiting.length) return;
-      const lost = new Set(waiting.filter((queued) => !held.has(queued.entry)));
-      this.#queue = this.#queue.filter((queued) => !lost.has(queued));
-      this.#addBacklog(-[...lost].reduce((sum, queued) => sum + queued.observations.length, 0));
-      this.ctx.log.warn({ batches: lost.size }, "queued batches were taken over by another node");
+      await this.lock.hold(async () => {
+        const waiting = [...this.#queue];
+        const held = new Set(
+          await this.journal.renew(
+            waiting.map((queued) => queued.entry),
+            this.#staleMs / 4,
+          ),
+        );
+        if (held.size === waiting.length) return;
+        const lost = new Set(waiting.filter((queued) => !held.has(queued.entry)));
+        this.#queue = this.#queue.filter((queued) => !lost.has(queued));
+        this.#addBacklog(-[...lost].reduce((sum, queued) => sum + queued.observations.length, 0));
+        this.ctx.log.warn({ batches: lost.size }, "queued batches were taken over by another node");
+      });
     } catch (error) {
-      this.ctx.log.warn({ err: error }, "renewing queued journal entries failed");
+      // Redis away: the lock said so once, and nobody takes entries over meanwhile.
+      if (!(error instanceof FoldLockUnavailableError)) {
+        this.ctx.log.warn({ err: error }, "renewing queued journal entries failed");
+      }
     } finally {
       this.#renewingQueue = false;
     }
   }
 
+  /** Keeps this node's lane while no round runs; under the fold lock for the reason above. */
   async #renewIdle(): Promise<void> {
     const lease = this.#lease;
     if (lease === null || this.#running !== null) return;
     try {
-      if (!(await this.lanes.renew(lease)) && this.#lease === lease) this.#lease = null;
+      await this.lock.hold(async () => {
+        if (!(await this.lanes.renew(lease)) && this.#lease === lease) this.#lease = null;
+      });
     } catch (error) {
-      this.ctx.log.warn({ err: error, lane: lease.lane }, "aggregate lane renewal failed");
+      if (!(error instanceof FoldLockUnavailableError)) {
+        this.ctx.log.warn({ err: error, lane: lease.lane }, "aggregate lane renewal failed");
+      }
     }
   }
 
