@@ -382,8 +382,8 @@ export class Aggregator {
    * Under the fold lock, like the take-overs it competes with (#recover): FerretDB 1.24 does not
    * isolate two updates of one document, so a renewal at the very moment another node claims the
    * entry could leave both nodes holding it, and both fold the batch. A node waking from a pause
-   * renews at once (its timer is overdue), just when the others take its stale entries over: with
-   * the renewal unlocked, the fault suite's 30 s SIGSTOP once counted 20 observations twice.
+   * renews at once (its timer is overdue), just when the others take its stale entries over: the
+   * likely way the fault suite's 30 s SIGSTOP once counted 20 observations twice, renewal unlocked.
    */
   async #renewQueued(): Promise<void> {
     if (this.#renewingQueue || this.#queue.length === 0) return;
