@@ -14,7 +14,7 @@ export interface RawInsertResult {
 const DURABLE = { w: "majority" as const, j: true };
 
 /** An observation document shaped like the ones the nodes store (same fields, same sizes). */
-function observationDoc(batch: ObjectId): Record<string, unknown> {
+export function observationDoc(batch: ObjectId): Record<string, unknown> {
   const now = new Date();
   return {
     _id: randomUUID(),

@@ -1,13 +1,13 @@
-import { randomUUID } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { STORE_BACKENDS, type StoreBackend, startFerretDB } from "@roadpulse/devstack";
 import { type FoldWrite, writeFoldsReturning } from "@roadpulse/server";
-import { type Collection, MongoClient } from "mongodb";
+import { type Collection, MongoClient, ObjectId } from "mongodb";
 import { cpuSeconds, postgresCpuSeconds } from "./lib/proc-cpu.js";
 import { runBenchmark } from "./lib/run.js";
+import { observationDoc } from "./raw-insert.js";
 
 /**
  * `pnpm bench store-ops`: what one command of each kind the nodes send costs the local store, in
@@ -67,7 +67,7 @@ function peakRssMb(pid: number): number {
   return match ? Math.round(Number(match[1]) / 1024) : 0;
 }
 
-/** A document keyed by a string `_id`, as segments (by segment key) and observations (by device UUID) are. */
+/** A document keyed by a string `_id`, as a segment is (by its segment key). */
 interface Keyed {
   _id: string;
   [field: string]: unknown;
@@ -91,25 +91,6 @@ function segment(id: string): Keyed {
     lastObservedAt: at,
     updatedAt: at,
     folds: { l1: 1 },
-  };
-}
-
-function observation(): Keyed {
-  const at = new Date();
-  return {
-    _id: randomUUID(),
-    userId: "6650c0ffee0000000000beef",
-    deviceId: "device-1234",
-    latitude: 28.6139,
-    longitude: 77.209,
-    recordedAt: at,
-    receivedAt: at,
-    roughness: 1.4,
-    speed: 12.5,
-    heading: 90,
-    segmentId: "ttnfv2ux.ew",
-    region: "ttnfv",
-    counted: true,
   };
 }
 
@@ -157,14 +138,19 @@ async function oneStore(gogc: string, round: number, dir: string): Promise<Row[]
       rows.push({ gogc, round, operation, ...result });
       console.log(`GOGC=${gogc} round ${round} ${operation}: ${JSON.stringify(result)}`);
     };
-    const observations = db.collection<Keyed>("observations");
+    // Each call is one group commit: its documents share a batch id, as the nodes' do.
+    const observations = db.collection("observations");
     add(
       `insertMany ${INSERT_BATCH} observations`,
       await measure(pid, clients, async () => {
-        await observations.insertMany(Array.from({ length: INSERT_BATCH }, observation), {
-          writeConcern: DURABLE,
-          ordered: false,
-        });
+        const batch = new ObjectId();
+        await observations.insertMany(
+          Array.from({ length: INSERT_BATCH }, () => observationDoc(batch)),
+          {
+            writeConcern: DURABLE,
+            ordered: false,
+          },
+        );
         return INSERT_BATCH;
       }),
     );
