@@ -67,7 +67,7 @@ export class Aggregator {
   #timer: NodeJS.Timeout | null = null;
   #renewal: NodeJS.Timeout | null = null;
   #queueRenewal: NodeJS.Timeout | null = null;
-  #renewingQueue = false;
+  readonly #renewing = new Set<"fresh" | "late">();
   #running: Promise<void> | null = null;
   #lastStart = Number.NEGATIVE_INFINITY;
   #waiters: Array<() => void> = [];
@@ -379,53 +379,75 @@ export class Aggregator {
    * every node fall further behind. Entries found taken over anyway leave the queue: they are
    * their new holder's to apply.
    *
-   * Under the fold lock, like the take-overs it competes with (#recover): FerretDB 1.24 does not
-   * isolate two updates of one document, so a renewal at the very moment another node claims the
-   * entry could leave both nodes holding it, and both fold the batch. A node waking from a pause
-   * renews at once (its timer is overdue), just when the others take its stale entries over: the
-   * likely way the fault suite's 30 s SIGSTOP once counted 20 observations twice, renewal unlocked.
+   * FerretDB 1.24 does not isolate two updates of one document, so a renewal at the very moment
+   * another node claims the entry could leave both nodes holding it, and both fold the batch. A
+   * claim needs the entry stale, so the race needs a renewal that is late: one confirmed less than
+   * half the stale time ago lands (within MONGODB_TIMEOUT_MS, at most a third of it) before any
+   * node may claim it, and is written without the fold lock. One older than that (its node was
+   * paused: a node waking from a 30 s SIGSTOP renews at once, just when the others take its stale
+   * entries over) waits for the lock, as the take-overs do. Renewing every entry under the lock
+   * instead let a node that kept losing the lock to busy rounds lose its whole queue to take-overs
+   * (`truth` with 1,000 devices: one round per 10 s, the backlog at 100,000 observations).
    */
   async #renewQueued(): Promise<void> {
-    if (this.#renewingQueue || this.#queue.length === 0) return;
-    this.#renewingQueue = true;
+    const now = Date.now();
+    const late = this.#queue.filter((queued) => this.#overdue(now - queued.entry.claimedAt));
+    const fresh = this.#queue.filter((queued) => !this.#overdue(now - queued.entry.claimedAt));
+    await Promise.all([
+      fresh.length > 0 && !this.#renewing.has("fresh") && this.#renewEntries("fresh", fresh),
+      late.length > 0 && !this.#renewing.has("late") && this.#renewEntries("late", late),
+    ]);
+  }
+
+  async #renewEntries(kind: "fresh" | "late", waiting: QueuedBatch[]): Promise<void> {
+    this.#renewing.add(kind);
+    const renew = async () => {
+      // Entries due a quarter of the stale time early: the timer runs every quarter, so an entry
+      // is renewed at every tick and never near half the stale time while its node keeps up.
+      const entries = waiting.map((queued) => queued.entry);
+      const held = new Set(await this.journal.renew(entries, this.#staleMs / 8));
+      // A round may have taken (and closed) some of them meanwhile: those are not lost.
+      const queue = new Set(this.#queue);
+      const lost = new Set(waiting.filter((queued) => !held.has(queued.entry) && queue.has(queued)));
+      if (lost.size === 0) return;
+      this.#queue = this.#queue.filter((queued) => !lost.has(queued));
+      this.#addBacklog(-[...lost].reduce((sum, queued) => sum + queued.observations.length, 0));
+      this.ctx.log.warn({ batches: lost.size }, "queued batches were taken over by another node");
+    };
     try {
-      await this.lock.hold(async () => {
-        const waiting = [...this.#queue];
-        const held = new Set(
-          await this.journal.renew(
-            waiting.map((queued) => queued.entry),
-            this.#staleMs / 4,
-          ),
-        );
-        if (held.size === waiting.length) return;
-        const lost = new Set(waiting.filter((queued) => !held.has(queued.entry)));
-        this.#queue = this.#queue.filter((queued) => !lost.has(queued));
-        this.#addBacklog(-[...lost].reduce((sum, queued) => sum + queued.observations.length, 0));
-        this.ctx.log.warn({ batches: lost.size }, "queued batches were taken over by another node");
-      });
+      await (kind === "fresh" ? renew() : this.lock.hold(renew));
     } catch (error) {
       // Redis away: the lock said so once, and nobody takes entries over meanwhile.
       if (!(error instanceof FoldLockUnavailableError)) {
-        this.ctx.log.warn({ err: error }, "renewing queued journal entries failed");
+        this.ctx.log.warn({ err: error, late: kind === "late" }, "renewing queued journal entries failed");
       }
     } finally {
-      this.#renewingQueue = false;
+      this.#renewing.delete(kind);
     }
   }
 
-  /** Keeps this node's lane while no round runs; under the fold lock for the reason above. */
+  /** Keeps this node's lane while no round runs; late renewals under the fold lock, as above. */
   async #renewIdle(): Promise<void> {
     const lease = this.#lease;
     if (lease === null || this.#running !== null) return;
+    const renew = async () => {
+      if (!(await this.lanes.renew(lease)) && this.#lease === lease) this.#lease = null;
+    };
     try {
-      await this.lock.hold(async () => {
-        if (!(await this.lanes.renew(lease)) && this.#lease === lease) this.#lease = null;
-      });
+      await (this.#overdue(performance.now() - lease.renewedAt) ? this.lock.hold(renew) : renew());
     } catch (error) {
       if (!(error instanceof FoldLockUnavailableError)) {
         this.ctx.log.warn({ err: error, lane: lease.lane }, "aggregate lane renewal failed");
       }
     }
+  }
+
+  /**
+   * A claim of this node confirmed this long ago may be near its take-over: renewing it competes
+   * with the take-over and takes the fold lock.
+   */
+  #overdue(confirmedAgoMs: number): boolean {
+    return confirmedAgoMs >= this.#staleMs / 2;
   }
 
   /** Renews the lease when a quarter of the stale time has gone by since it was last confirmed. */

@@ -1,67 +1,111 @@
 import { waitFor } from "@roadpulse/devstack";
 import { Redis } from "ioredis";
-import { MongoClient } from "mongodb";
+import { type Collection, MongoClient } from "mongodb";
 import type { Socket as ClientSocket } from "socket.io-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Keys } from "../../src/presence/keys.js";
 import { connectDevice, dropDatabase, redisUrl, register, startTestNode, type TestNode } from "../support/env.js";
 import { observation, offset, submit } from "../support/roads.js";
 
-// MONGODB_TIMEOUT_MS 10 s: entries go stale after 30 s, queued ones are renewed every 7.5 s, and
-// the fold lock lives 20 s. AGGREGATE_FLUSH_MS 10 s keeps the batch queued meanwhile.
-const RENEW_EVERY_MS = 7_500;
+// MONGODB_TIMEOUT_MS 10 s: entries go stale after 30 s, queued ones are looked at every 7.5 s, a
+// renewal later than 15 s after the last one waits for the fold lock, and the lock lives 20 s.
+// AGGREGATE_FLUSH_MS 10 s keeps the batches queued meanwhile.
+const HALF_STALE_MS = 15_000;
+
+interface Entry {
+  _id: unknown;
+  claimedAt: Date;
+}
+
+/** Blocks this whole process, the node in it included, as a SIGSTOP or a long pause would. */
+function pauseProcess(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
 
 /**
- * A queued batch's journal entry is renewed only by a node holding the cluster-wide fold lock, as
- * the take-overs it competes with are: FerretDB does not isolate two updates of one entry, so a
- * renewal unlocked at the instant another node claims the entry left both holding it, and the
- * batch was counted twice (a node waking from a 30 s SIGSTOP renews at once).
+ * A node keeps the journal entries of its queued batches claimed, so that only a dead node's
+ * batches are taken over. FerretDB does not isolate two updates of one entry: a renewal at the
+ * instant another node claims it could leave both holding it, and the batch counted twice. A claim
+ * needs the entry stale, so only a late renewal (its node was paused) can meet one: that waits for
+ * the cluster-wide fold lock the take-overs hold; a timely one does not, so a node that keeps losing
+ * the lock to busy rounds does not lose its queue.
  */
-describe("renewing queued journal entries", { timeout: 90_000 }, () => {
+describe("renewing queued journal entries", { timeout: 150_000 }, () => {
   let node: TestNode;
   let uri: string;
-  let socket: ClientSocket;
+  let token: string;
   let redis: Redis;
+  let mongo: MongoClient;
+  let journal: Collection<Entry>;
+  const sockets: ClientSocket[] = [];
 
   beforeAll(async () => {
     node = await startTestNode({ AGGREGATE_FLUSH_MS: "10000", MONGODB_TIMEOUT_MS: "10000" });
     uri = node.env.MONGODB_URI ?? "";
-    socket = await connectDevice(node.url, (await register(node.url, "renewal")).token);
+    token = (await register(node.url, "renewal")).token;
     redis = new Redis(redisUrl());
+    mongo = new MongoClient(uri);
+    journal = mongo.db().collection<Entry>("ingest_batches");
+  });
+  beforeEach(async () => {
+    // Another node holds the fold lock (it is taking entries over, say).
+    expect(await redis.set(Keys.foldLock, "another-node", "PX", 90_000)).toBe("OK");
   });
   afterAll(async () => {
-    socket?.close();
+    for (const socket of sockets) socket.close();
     await redis?.del(Keys.foldLock);
     redis?.disconnect();
+    await mongo?.close();
     await node?.close();
     await dropDatabase(uri);
   });
 
-  it("waits for the fold lock another node holds, then the batch is counted once", async () => {
-    // Another node holds the fold lock (it is taking entries over, say).
-    expect(await redis.set(Keys.foldLock, "another-node", "PX", 60_000)).toBe("OK");
-    const items = Array.from({ length: 5 }, (_, i) => observation(offset(i * 60, 0)));
+  const device = async () => {
+    const socket = await connectDevice(node.url, token);
+    sockets.push(socket);
+    return socket;
+  };
+
+  /** Submits 5 observations 60 m apart, `metresEast` east of the base, and returns their entry. */
+  const submitBatch = async (socket: ClientSocket, metresEast: number): Promise<Entry> => {
+    const before = new Set((await journal.find().toArray()).map((e) => String(e._id)));
+    const items = Array.from({ length: 5 }, (_, i) => observation(offset(i * 60, metresEast)));
     expect(await submit(socket, items)).toMatchObject({ ok: true, accepted: 5 });
+    const entry = (await journal.find().toArray()).find((e) => !before.has(String(e._id)));
+    if (entry === undefined) throw new Error("the batch left no journal entry");
+    return entry;
+  };
+  const claimedAt = async (entry: Entry) =>
+    (await journal.findOne({ _id: entry._id } as never))?.claimedAt.getTime() ?? Number.NaN;
 
-    const mongo = new MongoClient(uri);
-    try {
-      const journal = mongo.db().collection<{ claimedAt: Date }>("ingest_batches");
-      const [entry] = await journal.find().toArray();
-      expect(entry).toBeDefined();
-      const claimedAt = entry?.claimedAt.getTime();
+  /** Frees the lock and waits for every queued batch to be folded; returns each segment's samples. */
+  const foldAll = async (): Promise<number[]> => {
+    await redis.del(Keys.foldLock);
+    await waitFor("the batches to be folded", async () => (await journal.countDocuments()) === 0, 60_000, 200);
+    const segments = mongo.db().collection<{ samples: number }>("road_segments");
+    return (await segments.find().toArray()).map((s) => s.samples);
+  };
 
-      // Past the renewal time the entry is due, but its node must not write it without the lock.
-      await new Promise((resolve) => setTimeout(resolve, RENEW_EVERY_MS + 4_500));
-      const [still] = await journal.find().toArray();
-      expect(still?.claimedAt.getTime()).toBe(claimedAt);
+  it("keeps a queued batch claimed while another node holds the fold lock, and counts it once", async () => {
+    const entry = await submitBatch(await device(), 0);
+    const first = entry.claimedAt.getTime();
+    await waitFor("the entry to be renewed", async () => (await claimedAt(entry)) > first, 30_000, 200);
+    expect(await foldAll()).toEqual([1, 1, 1, 1, 1]);
+  });
 
-      // The lock is free again: the batch is folded, once, and its entry closed.
-      await redis.del(Keys.foldLock);
-      const segments = mongo.db().collection<{ samples: number }>("road_segments");
-      await waitFor("the batch to be folded", async () => (await journal.countDocuments()) === 0, 60_000, 200);
-      expect((await segments.find().toArray()).map((s) => s.samples)).toEqual([1, 1, 1, 1, 1]);
-    } finally {
-      await mongo.close();
-    }
+  it("after a pause of half the stale time, renews the batches it held only under the fold lock", async () => {
+    const late = await submitBatch(await device(), 300);
+    const lateClaimedAt = late.claimedAt.getTime();
+    pauseProcess(HALF_STALE_MS + 1_000);
+
+    // The renewal timer runs at once on waking. A batch submitted now is renewed in its time (so
+    // the node did look at its queue), while the one held across the pause waits for the lock.
+    const fresh = await submitBatch(await device(), 600);
+    const freshClaimedAt = fresh.claimedAt.getTime();
+    await waitFor("the new entry to be renewed", async () => (await claimedAt(fresh)) > freshClaimedAt, 30_000, 200);
+    expect(await claimedAt(late)).toBe(lateClaimedAt);
+
+    // Both batches of this test and the first test's: 15 segments, each counted once.
+    expect(await foldAll()).toEqual(Array.from({ length: 15 }, () => 1));
   });
 });
