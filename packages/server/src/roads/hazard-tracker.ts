@@ -16,7 +16,14 @@ import {
 import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
 import { AppError } from "../errors.js";
 import type { RedisConnection } from "../redis/connection.js";
-import { goneVotesOf, type HazardDoc, type HazardsRepository, reportersOf } from "../store/hazards.js";
+import {
+  goneVotesOf,
+  type HazardDoc,
+  type HazardReport,
+  type HazardsRepository,
+  MAX_REPORTS_PER_UPDATE,
+  reportersOf,
+} from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
 import {
   type Assignment,
@@ -68,6 +75,17 @@ function reporterToRemember(doc: HazardDoc, account: string): string | null {
   return known.includes(account) || known.length < MAX_REMEMBERED_REPORTERS ? account : null;
 }
 
+/** The reports of `events` on `doc`, each reporter remembered while the hazard's list has room. */
+function reportsOf(doc: HazardDoc, events: HazardEvent[]): HazardReport[] {
+  const remembered = new Set(reportersOf(doc));
+  return events.map((event) => {
+    const room = remembered.has(event.userId) || remembered.size < MAX_REMEMBERED_REPORTERS;
+    if (room) remembered.add(event.userId);
+    const { latitude, longitude } = event;
+    return { id: event._id, reporter: room ? event.userId : null, at: event.recordedAt, latitude, longitude };
+  });
+}
+
 /** How soon a failed restore of the hazards opened during a Redis outage is tried again. */
 const RESTORE_RETRY_MS = 1_000;
 
@@ -98,29 +116,59 @@ export class HazardTracker {
     redis.on("up", () => void this.#restoreClusters());
   }
 
-  /** Joins or opens a hazard per event (oldest first); returns the hazards that changed. */
+  /**
+   * Joins or opens a hazard per event (oldest first); returns the hazards that changed. Which hazard
+   * an event goes to is decided event by event (one Redis script each); the reports one hazard
+   * gets in a round are then counted together, MAX_REPORTS_PER_UPDATE to an update, so a round
+   * writes each hazard it touched about once, not once per report: `truth` with 1,000 devices
+   * passing 32 potholes spent 5–6 s of every round here counting reports one at a time.
+   */
   async applyEvents(events: ObservationDoc[], now: Date): Promise<HazardDoc[]> {
     const changed = new Map<string, HazardDoc>();
     await this.#restoreClusters();
-    for (const event of events) {
-      if (event.event === undefined) continue;
-      let doc = await this.#applyEvent(event as HazardEvent, now);
-      if (doc === null) continue;
-      doc = await this.#settle(doc, now);
-      changed.set(doc._id.toHexString(), doc);
+    const groups = new Map<string, { target: Target; events: HazardEvent[] }>();
+    for (const observation of events) {
+      if (observation.event === undefined) continue;
+      const event = observation as HazardEvent;
+      const target = await this.#target(event, now);
+      const key = target.id.toHexString();
+      const group = groups.get(key);
+      if (group !== undefined) {
+        group.events.push(event);
+        continue;
+      }
+      // The first report of a new hazard opens it; the round's other reports of it then join it.
+      const opened = target.isNew ? await this.#open(target, event, now) : null;
+      if (opened !== null) changed.set(key, opened);
+      groups.set(key, {
+        target: { ...target, isNew: false, current: opened ?? target.current },
+        events: opened === null ? [event] : [],
+      });
     }
-    return [...changed.values()];
+    for (const [key, group] of groups) {
+      if (group.events.length === 0) continue;
+      const { doc, unplaced } = await this.#join(group.target, group.events, now);
+      if (doc !== null) changed.set(key, doc);
+      // The hazard closed meanwhile: each of the rest finds (or opens) another, as a lone report.
+      for (const event of unplaced) {
+        const placed = await this.#applyEvent(event, now);
+        if (placed !== null) changed.set(placed._id.toHexString(), placed);
+      }
+    }
+    const settled: HazardDoc[] = [];
+    for (const doc of changed.values()) settled.push(await this.#settle(doc, now));
+    return settled;
   }
 
-  /** The hazard the event now counts towards, or null when it counted already (nothing changed). */
+  /** The hazard one event now counts towards, or null when it counted already (nothing changed). */
   async #applyEvent(event: HazardEvent, now: Date): Promise<HazardDoc | null> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const target = await this.#target(event, now);
       // A new id that exists already was stored by another attempt at this event: join it.
       const opened = target.isNew ? await this.#open(target, event, now) : null;
       if (opened !== null) return opened;
-      const joined = await this.#join(target, event, now);
-      if (joined !== "closed") return joined;
+      const { doc, unplaced } = await this.#join(target, [event], now);
+      if (unplaced.length === 0) return doc;
     }
     throw new Error(`hazard event ${event._id} found no stable hazard in ${MAX_ATTEMPTS} attempts`);
   }
@@ -190,40 +238,51 @@ export class HazardTracker {
   }
 
   /**
-   * Counts the report on the target hazard; null when it counted already, "closed" when the
-   * hazard is fixed or expired (the event then needs another). A hazard Redis knows but MongoDB
-   * does not yet (its first report is being stored, or its node died first) is stored here.
+   * Counts the events' reports on the target hazard. `doc` is the hazard as it is then (null when
+   * every report counted already); `unplaced` are the events left when the hazard turned out fixed
+   * or expired, which need another hazard. A hazard Redis knows but MongoDB does not yet (its first
+   * report is being stored, or its node died first) is stored here.
    */
-  async #join(target: Target, event: HazardEvent, now: Date): Promise<HazardDoc | null | "closed"> {
+  async #join(
+    target: Target,
+    events: HazardEvent[],
+    now: Date,
+  ): Promise<{ doc: HazardDoc | null; unplaced: HazardEvent[] }> {
     let current = target.current;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    let doc: HazardDoc | null = null;
+    let remaining = events;
+    let conflicts = 0;
+    while (remaining.length > 0) {
+      if (conflicts >= MAX_ATTEMPTS) {
+        throw new Error(`hazard ${target.id.toHexString()} kept changing under ${remaining.length} reports`);
+      }
       current ??= await this.hazards.findById(target.id.toHexString());
       if (current === null) {
-        const opened = await this.#open(target, event, now);
-        if (opened !== null) return opened;
+        const [first, ...rest] = remaining as [HazardEvent, ...HazardEvent[]];
+        const opened = await this.#open(target, first, now);
+        if (opened === null) conflicts += 1;
+        else [doc, current, remaining] = [opened, opened, rest];
         continue;
       }
-      if (current.reportIds?.includes(event._id)) return null;
       if (isFinal(hazardStatus(hazardFacts(current), now))) {
         await this.#settle(current, now);
         await this.#forgetCluster(current);
-        return "closed";
+        return { doc, unplaced: remaining };
       }
-      const report = {
-        id: event._id,
-        reporter: reporterToRemember(current, event.userId),
-        at: event.recordedAt,
-        latitude: event.latitude,
-        longitude: event.longitude,
-      };
-      const updated = await this.hazards.addReport(current, report, now);
-      if (updated !== null) {
-        if (!target.unclustered) await this.#updateCluster(updated);
-        return updated;
+      const counted = new Set(current.reportIds ?? []);
+      remaining = remaining.filter((event) => !counted.has(event._id));
+      const chunk = remaining.slice(0, MAX_REPORTS_PER_UPDATE);
+      if (chunk.length === 0) break;
+      const updated = await this.hazards.addReports(current, reportsOf(current, chunk), now);
+      if (updated === null) {
+        conflicts += 1;
+        current = null;
+        continue;
       }
-      current = null;
+      [doc, current, remaining] = [updated, updated, remaining.slice(chunk.length)];
     }
-    throw new Error(`hazard ${target.id.toHexString()} kept changing under event ${event._id}`);
+    if (doc !== null && !target.unclustered) await this.#updateCluster(doc);
+    return { doc, unplaced: [] };
   }
 
   /** Moves the hazard's GEO member to its new centroid; a miss only costs precision, not a hazard. */

@@ -6,6 +6,7 @@ import {
   type GoneVote,
   type HazardStatus,
   type HazardType,
+  MAX_REMEMBERED_REPORTS,
   type PositionSums,
   rememberReport,
 } from "../domain/hazard-rules.js";
@@ -51,6 +52,8 @@ export interface HazardDoc {
 }
 
 export const HAZARDS = "hazards";
+/** Reports one update counts at most: half the ids a hazard remembers, so none is forgotten at once. */
+export const MAX_REPORTS_PER_UPDATE = MAX_REMEMBERED_REPORTS / 2;
 
 /** A hazard's position sums; a hazard stored without them counts its position as one report. */
 export function positionSums(doc: HazardDoc): PositionSums {
@@ -128,45 +131,50 @@ export class HazardsRepository {
   }
 
   /**
-   * Counts one report, in one update statement, and returns the hazard as stored; null when the
+   * Counts reports, in one update statement, and returns the hazard as stored; null when the
    * hazard is not as read (another report came first, it closed, it is gone, or it already counts
-   * this report): the caller reads it again. The position sums, centroid and report ids are
-   * computed from `current`, so the filter requires that nothing counted a report since (`reports`
-   * unchanged) and that this report is not among those counted (`reportIds`).
+   * one of these reports): the caller reads it again. The position sums, centroid and report ids
+   * are computed from `current`, so the filter requires that nothing counted a report since
+   * (`reports` unchanged) and that none of these is among those counted (`reportIds`). At most
+   * MAX_REPORTS_PER_UPDATE, so that all of them stay among the ids remembered.
    */
-  async addReport(current: HazardDoc, report: HazardReport, now: Date): Promise<HazardDoc | null> {
-    const sums = foldPositions(positionSums(current), [report]) as PositionSums;
+  async addReports(current: HazardDoc, reports: HazardReport[], now: Date): Promise<HazardDoc | null> {
+    if (reports.length === 0 || reports.length > MAX_REPORTS_PER_UPDATE) {
+      throw new RangeError(`addReports takes 1 to ${MAX_REPORTS_PER_UPDATE} reports, got ${reports.length}`);
+    }
+    const sums = foldPositions(positionSums(current), reports) as PositionSums;
     const position = centroid(sums);
-    const reportIds = rememberReport(current.reportIds ?? [], report.id);
+    const ids = reports.map((report) => report.id);
+    const reportIds = ids.reduce(rememberReport, current.reportIds ?? []);
+    const added = [...new Set(reports.flatMap((report) => (report.reporter === null ? [] : [report.reporter])))];
+    const lastSeen = reports.reduce((latest, report) => (report.at > latest ? report.at : latest), current.lastSeenAt);
     const result = await timedWrite(this.metrics, HAZARDS, () =>
       this.#collection.updateOne(
         {
           _id: current._id,
           reports: current.reports,
           status: { $in: OPEN_STATUSES },
-          reportIds: { $ne: report.id },
+          reportIds: { $nin: ids },
         },
         {
           $set: { ...sums, ...position, reportIds, updatedAt: now },
-          $inc: { reports: 1 },
-          $max: { lastSeenAt: report.at },
-          ...(report.reporter === null ? {} : { $addToSet: { reporters: report.reporter } }),
+          $inc: { reports: reports.length },
+          $max: { lastSeenAt: lastSeen },
+          ...(added.length === 0 ? {} : { $addToSet: { reporters: { $each: added } } }),
         },
         { writeConcern: DURABLE },
       ),
     );
     if (result.matchedCount === 0) return null;
     const known = current.reporters ?? [];
-    const reporters = report.reporter === null || known.includes(report.reporter) ? known : [...known, report.reporter];
-    const lastSeenAt = report.at > current.lastSeenAt ? report.at : current.lastSeenAt;
     return {
       ...current,
       ...sums,
       ...position,
       reportIds,
-      reporters,
-      lastSeenAt,
-      reports: current.reports + 1,
+      reporters: [...known, ...added.filter((reporter) => !known.includes(reporter))],
+      lastSeenAt: lastSeen,
+      reports: current.reports + reports.length,
       updatedAt: now,
     };
   }

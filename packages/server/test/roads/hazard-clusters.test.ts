@@ -26,6 +26,15 @@ import { observation, submit } from "../support/roads.js";
 
 const DAY = 24 * 3600 * 1000;
 
+/** Write commands a node has sent to `hazards`, from its own metrics. */
+async function hazardWrites(node: TestNode): Promise<number> {
+  const text = await (await fetch(`${node.metricsUrl}/metrics`)).text();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith("roadpulse_mongodb_write_duration_seconds_count{") && l.includes('collection="hazards"'));
+  return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
+}
+
 /** A place of this test's own (no other test file reports hazards there), `north` metres up. */
 function spot(base: { latitude: number; longitude: number }, north: number, east = 0) {
   return {
@@ -208,6 +217,40 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     const docs = await hazards();
     expect(docs).toHaveLength(2);
     expect(docs.find((doc) => doc._id.toHexString() !== stored?._id.toHexString())).toMatchObject({ reports: 2 });
+  });
+
+  it("counts a round's many reports of one pothole in a few writes, each once", async () => {
+    const { a, b, hazards } = await twoNodes();
+    const base = freshBase();
+    const now = new Date();
+    // 60 reports by 8 accounts within a few metres: a busy pothole in one round of a fleet.
+    const round = Array.from({ length: 60 }, (_, i) =>
+      pothole(spot(base, (i % 7) - 3, (i % 5) - 2), `account-${i % 8}`, new Date(now.getTime() - 60_000 + i * 1_000)),
+    );
+    const writesBefore = await hazardWrites(a);
+    const [doc] = await a.services.roads.hazards.applyEvents(round, now);
+    // One insert for the first report, two updates for the other 59, one for the status.
+    expect(await hazardWrites(a)).toBe(writesBefore + 4);
+    expect(doc).toMatchObject({ reports: 60, positions: 60, status: "confirmed" });
+    const stored = await hazards();
+    expect(stored).toHaveLength(1);
+    expect(stored[0]).toMatchObject({ reports: 60, positions: 60, status: "confirmed" });
+    expect(new Set(stored[0]?.reporters)).toEqual(new Set(Array.from({ length: 8 }, (_, i) => `account-${i}`)));
+    expect(stored[0]?.reportIds).toEqual(round.map((event) => event._id));
+    const mean = (pick: (e: ObservationDoc) => number) => round.reduce((sum, e) => sum + pick(e), 0) / round.length;
+    expect(stored[0]?.latitude).toBeCloseTo(
+      mean((e) => e.latitude),
+      9,
+    );
+    expect(stored[0]?.longitude).toBeCloseTo(
+      mean((e) => e.longitude),
+      9,
+    );
+
+    // Re-applied after a crash, on another node, or half of it on this one: nothing counts twice.
+    expect(await b.services.roads.hazards.applyEvents(round, now)).toEqual([]);
+    expect(await a.services.roads.hazards.applyEvents(round.slice(30), now)).toEqual([]);
+    expect((await hazards())[0]).toMatchObject({ reports: 60, positions: 60 });
   });
 
   it("still finds an existing hazard after Redis lost its GEO sets", async () => {
