@@ -19,6 +19,10 @@ export type { CallReport, ClientEventMap, ClientOptions, SocketSettings, TokenSo
 
 type Listener<K extends keyof ClientEventMap> = (payload: ClientEventMap[K]) => void;
 
+/** A failed catch-up waits this long before the next try (with a later location), doubling to the max. */
+const CATCH_UP_RETRY_MIN_MS = 5_000;
+const CATCH_UP_RETRY_MAX_MS = 5 * 60_000;
+
 /**
  * A device's or dashboard's connection to RoadPulse. Observation batches go through an offline
  * queue: `submit` stores the batch and returns; the client sends it whenever it is connected, keeps
@@ -41,6 +45,9 @@ export class RoadPulseClient {
   #cursor: string | null = null;
   #everConnected = false;
   #syncDue = false;
+  /** A catch-up that failed is not tried again before this (performance.now()), backing off. */
+  #syncNotBefore = 0;
+  #syncBackoffMs = 0;
   #retryTimer: ReturnType<typeof setTimeout> | undefined;
   #retryDelayMs = 500;
   #closed = false;
@@ -98,7 +105,7 @@ export class RoadPulseClient {
   /** Sends the device's position; resolves with its region. Not queued: a stale position is worthless. */
   async location(update: LocationUpdate): Promise<{ regionId: string | null }> {
     const answer = await this.#call<{ regionId: string | null }>(ClientEvents.LocationUpdate, update);
-    if (this.#syncDue && answer.regionId !== null) void this.#catchUp();
+    if (this.#syncDue && answer.regionId !== null && performance.now() >= this.#syncNotBefore) void this.#catchUp();
     return answer;
   }
 
@@ -232,9 +239,15 @@ export class RoadPulseClient {
       for (const segment of answer.segments) this.#emit("segment:updated", segment);
       for (const hazard of answer.hazards) this.#emit("hazard:updated", hazard);
       this.#advance(answer.until);
+      this.#syncBackoffMs = 0;
+      this.#syncNotBefore = 0;
       if (!answer.complete) this.#emit("catch-up:incomplete", { regionId: answer.regionId });
     } catch {
-      this.#syncDue = true; // tried again after the next location
+      // Tried again with a later location, backing off: a fleet that came back together must not
+      // ask a struggling store for every device's catch-up at every location.
+      this.#syncDue = true;
+      this.#syncBackoffMs = Math.min(Math.max(this.#syncBackoffMs * 2, CATCH_UP_RETRY_MIN_MS), CATCH_UP_RETRY_MAX_MS);
+      this.#syncNotBefore = performance.now() + this.#syncBackoffMs * (0.5 + Math.random() / 2);
     }
   }
 

@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { waitFor } from "@roadpulse/devstack";
 import { MongoClient } from "mongodb";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { startTestCluster, type TestCluster } from "../../server/test/support/cluster.js";
+import { pauseStore, startTestCluster, type TestCluster } from "../../server/test/support/cluster.js";
 import { FileStorage } from "../src/file-storage.js";
 import { type CallReport, LoginSession, RoadPulseClient, type TokenSource } from "../src/index.js";
 
@@ -174,5 +174,75 @@ describe("@roadpulse/client against a cluster", () => {
     await expect(location).rejects.toMatchObject({ code: "NETWORK" });
     expect(reports.at(-1)).toMatchObject({ event: "location:update", outcome: "interrupted" });
     expect((await other.heartbeat()).serverTime).toBeTruthy();
+  });
+});
+
+/**
+ * Catch-up after a reconnect while the store does not answer: the device keeps sending its
+ * locations (Redis serves them), and retries its catch-up with a later one, backing off, instead of
+ * asking the struggling store again at every location (a fleet back together did that).
+ */
+describe("@roadpulse/client catching up while the store is away", () => {
+  let cluster: TestCluster;
+  beforeAll(async () => {
+    // A store of this file's own (it is paused with SIGSTOP); reads give up after 1 s.
+    cluster = await startTestCluster({ nodes: 1, store: "sqlite", env: { MONGODB_TIMEOUT_MS: "1000" } });
+  });
+  afterAll(async () => {
+    await cluster?.dispose();
+  });
+
+  it("retries a failed catch-up with later locations, backing off", async () => {
+    const login = await LoginSession.register(cluster.url, {
+      email: `sdk-sync-${randomBytes(4).toString("hex")}@example.test`,
+      password: "correct horse battery staple",
+      displayName: "sdk",
+    });
+    onTestFinished(() => login.close());
+    const device = await RoadPulseClient.connect({
+      url: cluster.url,
+      session: login,
+      deviceId: await login.registerDevice(),
+      socket: { reconnectionDelayMax: 1_000 },
+    });
+    onTestFinished(() => device.close());
+    const syncs: CallReport[] = [];
+    let cursorSet = false;
+    device.on("call:settled", (report) => {
+      if (report.event === "region:sync") syncs.push(report);
+      // The first connection's heartbeat sets the cursor: once back, the device is due a catch-up.
+      if (report.event === "heartbeat" && report.outcome === "ok") cursorSet = true;
+    });
+    await waitFor("the device to connect and hold a cursor", () => device.connected && cursorSet);
+    device.socket.disconnect().connect();
+    await waitFor("the device to reconnect", () => device.connected);
+
+    const resume = pauseStore(cluster);
+    const here = { ...HERE, speed: 10, heading: 90 };
+
+    // 12 s of locations, 5 a second: the first one starts a catch-up, which fails (the store does
+    // not answer within its deadline). Retried at the next location, that was a try every 1–2 s.
+    const until = Date.now() + 12_000;
+    while (Date.now() < until) {
+      expect((await device.location(here)).regionId).toBeTruthy();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect(syncs.length).toBeGreaterThanOrEqual(1);
+    expect(syncs.every((report) => report.outcome !== "ok")).toBe(true);
+    // Backing off 2.5–5 s after the first failure, 5–10 s after the second, 10–20 s after the
+    // third: at most 3 tries in 12 s, however fast each fails.
+    expect(syncs.length).toBeLessThanOrEqual(3);
+
+    // The store is back: the next try, with a later location, catches up.
+    resume();
+    await waitFor(
+      "the catch-up to succeed",
+      async () => {
+        await device.location(here);
+        return syncs.at(-1)?.outcome === "ok";
+      },
+      30_000,
+      500,
+    );
   });
 });

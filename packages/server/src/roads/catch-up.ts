@@ -1,6 +1,7 @@
 import type { RegionSyncAck } from "@roadpulse/protocol";
 import ngeohash from "ngeohash";
 import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
+import { StorageUnavailableError } from "../errors.js";
 import { regionWithNeighbours } from "../publish.js";
 import type { HazardsRepository } from "../store/hazards.js";
 import type { SegmentsRepository } from "../store/segments.js";
@@ -14,6 +15,15 @@ import { hazardSummary, segmentSummary } from "./summaries.js";
 export const CATCH_UP_OVERLAP_MS = 5_000;
 
 /**
+ * Catch-ups one node reads at once, at most. Devices come back together (a node restarted, a store
+ * outage ended), and each catch-up reads up to two regions' worth of segments: unbounded, a fleet
+ * retrying its catch-ups at every location kept 25 reads of `road_segments` running at once on the
+ * local store until its pool stalled, again after every restart (`truth`, 1,000 devices). Past the
+ * bound a device is answered STORAGE_UNAVAILABLE at once and catches up later.
+ */
+export const MAX_CATCH_UPS_IN_FLIGHT = 4;
+
+/**
  * A reconnecting device's catch-up (`region:sync`): every segment and hazard changed since a moment
  * in the region the device is in and the 8 around it, the same area live updates reach it from.
  * Read from MongoDB, which keeps every change, so it works whichever node the device comes back to
@@ -22,19 +32,35 @@ export const CATCH_UP_OVERLAP_MS = 5_000;
  * the sharded Redis adapter does not support it, and it bounds the time away, not the size.
  */
 export class RegionCatchUp {
+  #inFlight = 0;
+
   constructor(
     private readonly segments: SegmentsRepository,
     private readonly hazards: HazardsRepository,
     private readonly regionPrecision: number,
+    /** Each read's deadline (`maxTimeMS`): the store stops a read its client gave up on. */
+    private readonly readTimeoutMs: number,
   ) {}
 
   async since(regionId: string, since: Date, limit: number, now: Date): Promise<RegionSyncAck> {
+    if (this.#inFlight >= MAX_CATCH_UPS_IN_FLIGHT) {
+      throw new StorageUnavailableError("too many devices are catching up at once; try again shortly");
+    }
+    this.#inFlight += 1;
+    try {
+      return await this.#read(regionId, since, limit, now);
+    } finally {
+      this.#inFlight -= 1;
+    }
+  }
+
+  async #read(regionId: string, since: Date, limit: number, now: Date): Promise<RegionSyncAck> {
     const cells = new Set(regionWithNeighbours(regionId));
     const roadRegions = this.#roadRegions([...cells]);
     const from = new Date(since.getTime() - CATCH_UP_OVERLAP_MS);
     const [segments, hazards] = await Promise.all([
-      this.segments.changedSince(roadRegions, from, limit),
-      this.hazards.changedSince(roadRegions, from, limit),
+      this.segments.changedSince(roadRegions, from, limit, this.readTimeoutMs),
+      this.hazards.changedSince(roadRegions, from, limit, this.readTimeoutMs),
     ]);
     const inArea = (doc: { latitude: number; longitude: number }) =>
       cells.has(ngeohash.encode(doc.latitude, doc.longitude, this.regionPrecision));

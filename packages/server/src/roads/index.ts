@@ -64,6 +64,6 @@ export function buildRoads(ctx: NodeContext, publish: Publish): Roads {
     aggregator,
     hazards,
     reads: new RoadReads(segments, hazardsRepo, regionStats, live),
-    catchUp: new RegionCatchUp(segments, hazardsRepo, ctx.config.regionPrecision),
+    catchUp: new RegionCatchUp(segments, hazardsRepo, ctx.config.regionPrecision, readTimeoutMs),
   };
 }

@@ -12,6 +12,7 @@ import {
 } from "../domain/hazard-rules.js";
 import type { Metrics } from "../metrics/registry.js";
 import { DUPLICATE_KEY, DURABLE, timedWrite } from "./durability.js";
+import { changedInRegions } from "./region-changes.js";
 import type { SegmentRange } from "./segments.js";
 
 /** Open hazards read per cell at most when clustering a report (a cell is about 150 m across). */
@@ -247,9 +248,8 @@ export class HazardsRepository {
   }
 
   /** Hazards of the given geohash-5 regions changed at or after `since`, oldest change first. */
-  async changedSince(regions: string[], since: Date, limit: number): Promise<HazardDoc[]> {
-    const filter: Filter<HazardDoc> = { region: { $in: regions }, updatedAt: { $gte: since } };
-    return await this.#collection.find(filter).sort({ updatedAt: 1 }).limit(limit).toArray();
+  async changedSince(regions: string[], since: Date, limit: number, maxTimeMS: number): Promise<HazardDoc[]> {
+    return await changedInRegions(this.#collection, regions, since, limit, maxTimeMS);
   }
 
   /**

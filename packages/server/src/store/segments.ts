@@ -2,6 +2,7 @@ import type { AnyBulkWriteOperation, Collection, Db, Filter } from "mongodb";
 import type { Metrics } from "../metrics/registry.js";
 import { bulkWriteInChunks, DURABLE, timedWrite } from "./durability.js";
 import { type FoldId, type FoldWrite, writeFoldsReturning } from "./folds.js";
+import { changedInRegions } from "./region-changes.js";
 
 /**
  * `road_segments`: one document per segment key, holding running sums only (count, Σx, Σx²),
@@ -131,9 +132,8 @@ export class SegmentsRepository {
    * Segments of the given geohash-5 regions changed at or after `since`, oldest change first (the
    * `region_updated` index): what a reconnecting device missed (`region:sync`).
    */
-  async changedSince(regions: string[], since: Date, limit: number): Promise<SegmentDoc[]> {
-    const filter: Filter<SegmentDoc> = { region: { $in: regions }, updatedAt: { $gte: since } };
-    return await this.#collection.find(filter).sort({ updatedAt: 1 }).limit(limit).toArray();
+  async changedSince(regions: string[], since: Date, limit: number, maxTimeMS: number): Promise<SegmentDoc[]> {
+    return await changedInRegions(this.#collection, regions, since, limit, maxTimeMS);
   }
 
   /** Stores ML scores on existing segments; returns the ids that exist (and were updated). */

@@ -2,7 +2,7 @@ import { get as httpGet } from "node:http";
 import { fetchHealth, waitFor } from "@roadpulse/devstack";
 import { Redis } from "ioredis";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
-import { deviceIdOn, startTestCluster, type TestCluster } from "../support/cluster.js";
+import { deviceIdOn, pauseStore, startTestCluster, type TestCluster } from "../support/cluster.js";
 import { connected, emitAck, HERE, openDevice } from "../support/devices.js";
 import { register } from "../support/env.js";
 
@@ -23,16 +23,7 @@ describe("the balancer while a node's store is slow", () => {
     const account = await register(cluster.url, "balancer");
     const home = cluster.node(0);
     const deviceId = await deviceIdOn(cluster.url, home.nodeId, account.token);
-    const storePid = cluster.store?.service?.child.pid;
-    if (storePid === undefined) throw new Error("the private store has no process to pause");
-
-    process.kill(storePid, "SIGSTOP");
-    let continued = false;
-    const resume = () => {
-      if (!continued) process.kill(storePid, "SIGCONT");
-      continued = true;
-    };
-    onTestFinished(resume);
+    const resume = pauseStore(cluster);
     // The probe the operations guide shows: which node answers for this device, and how it is.
     const probe = async () => {
       const response = await fetch(`${cluster.url}/health?deviceId=${deviceId}`);

@@ -88,6 +88,45 @@ describe("catch-up after reconnect (region:sync)", () => {
     expect(after.hazards.map((hazard) => hazard.id)).not.toContain(confirmed(seen)[0]?.id);
   });
 
+  it("answers a crowd catching up at once in part, and the rest STORAGE_UNAVAILABLE, at once", async () => {
+    // A fleet back together (a node restarted, a store outage over): many catch-ups in one moment.
+    const crowd: Socket[] = [];
+    for (const name of ["crowd-a", "crowd-b"]) {
+      const account = await register(theNode().url, name);
+      for (let i = 0; i < 12; i++) {
+        const socket = await connected(
+          openDevice(theNode().url, account.token, await registerDevice(theNode().url, account.token)),
+        );
+        onTestFinished(() => {
+          socket.close();
+        });
+        expect((await emitAck(socket, "location:update", HERE)).ok).toBe(true);
+        crowd.push(socket);
+      }
+    }
+    const since = new Date(Date.now() - 60_000).toISOString();
+    const refused: Socket[] = [];
+    // Each burst leaves the test in one tick; until one of them has more catch-ups in flight than a
+    // node reads at once, all are answered (a few bursts at most, unless nothing is bounded).
+    for (let burst = 0; burst < 5 && refused.length === 0; burst++) {
+      const answers = await Promise.all(crowd.map((socket) => emitAck(socket, "region:sync", { since })));
+      for (const [i, answer] of answers.entries()) {
+        if (answer.ok) {
+          expect(answer).toMatchObject({ complete: true });
+          continue;
+        }
+        expect(answer).toMatchObject({ error: { code: "STORAGE_UNAVAILABLE" } });
+        refused.push(crowd[i] as Socket);
+      }
+      expect(refused.length).toBeLessThan(crowd.length);
+    }
+    expect(refused.length).toBeGreaterThan(0);
+    // Refused, not broken: asked again on its own, each gets its answer.
+    for (const socket of refused) {
+      expect(await emitAck(socket, "region:sync", { since })).toMatchObject({ ok: true, complete: true });
+    }
+  });
+
   it("refuses a device that has not said where it is, and a malformed cursor, changing nothing", async () => {
     const fresh = await device("fresh");
     expect(await emitAck(fresh, "region:sync", { since: new Date().toISOString() })).toMatchObject({

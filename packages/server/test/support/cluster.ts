@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Cluster, type MongoInstance, type StoreBackend, startFerretDB } from "@roadpulse/devstack";
+import { onTestFinished } from "vitest";
 import { dropDatabase, mongoUri, redisUrl, registerDevice, TEST_JWT_SECRET, uniqueDbName } from "./env.js";
 
 export interface TestCluster extends Cluster {
@@ -77,4 +78,21 @@ export async function deviceIdOn(lbUrl: string, nodeId: string, token: string): 
     if ((await nodeForDevice(lbUrl, deviceId)) === nodeId) return deviceId;
   }
   throw new Error(`no device id routed to ${nodeId} in 500 tries`);
+}
+
+/**
+ * Pauses a cluster's private store (SIGSTOP: it keeps its connections and answers nothing) and
+ * returns what resumes it; it is also resumed when the test finishes, whatever happens.
+ */
+export function pauseStore(cluster: TestCluster): () => void {
+  const pid = cluster.store?.service?.child.pid;
+  if (pid === undefined) throw new Error("the private store has no process to pause");
+  process.kill(pid, "SIGSTOP");
+  let continued = false;
+  const resume = () => {
+    if (!continued) process.kill(pid, "SIGCONT");
+    continued = true;
+  };
+  onTestFinished(resume);
+  return resume;
 }
