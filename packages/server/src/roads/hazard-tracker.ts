@@ -3,7 +3,9 @@ import { ObjectId } from "mongodb";
 import ngeohash from "ngeohash";
 import type { NodeContext } from "../context.js";
 import {
+  centroid,
   EXPIRY_MS,
+  foldPositions,
   type HazardCandidate,
   type HazardType,
   hazardStatus,
@@ -11,6 +13,7 @@ import {
   MAX_REMEMBERED_GONE_VOTES,
   MAX_REMEMBERED_REPORTERS,
   matchHazard,
+  type PositionSums,
   staleGoneVoters,
 } from "../domain/hazard-rules.js";
 import { ROAD_REGION_PRECISION } from "../domain/segment-key.js";
@@ -22,6 +25,7 @@ import {
   type HazardReport,
   type HazardsRepository,
   MAX_REPORTS_PER_UPDATE,
+  positionSums,
   reportersOf,
 } from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
@@ -53,6 +57,13 @@ interface Target {
   current: HazardDoc | null;
   /** Chosen without Redis: the hazard is not in the GEO sets yet. */
   unclustered: boolean;
+}
+
+/** A round's reports of one hazard, and its position sums with them (its GEO member follows). */
+interface Group {
+  target: Target;
+  events: HazardEvent[];
+  sums: PositionSums | null;
 }
 
 function candidate(doc: HazardDoc): HazardCandidate {
@@ -126,24 +137,24 @@ export class HazardTracker {
   async applyEvents(events: ObservationDoc[], now: Date): Promise<HazardDoc[]> {
     const changed = new Map<string, HazardDoc>();
     await this.#restoreClusters();
-    const groups = new Map<string, { target: Target; events: HazardEvent[] }>();
+    const groups = new Map<string, Group>();
     for (const observation of events) {
       if (observation.event === undefined) continue;
       const event = observation as HazardEvent;
       const target = await this.#target(event, now);
       const key = target.id.toHexString();
-      const group = groups.get(key);
-      if (group !== undefined) {
-        group.events.push(event);
-        continue;
+      let group = groups.get(key);
+      if (group === undefined) {
+        // The first report of a new hazard opens it; the round's other reports of it then join it.
+        const opened = target.isNew ? await this.#open(target, event, now) : null;
+        if (opened !== null) changed.set(key, opened);
+        const current = opened ?? target.current ?? (await this.hazards.findById(key));
+        group = { target: { ...target, isNew: false, current }, events: [], sums: null };
+        groups.set(key, group);
+        if (opened !== null) continue;
       }
-      // The first report of a new hazard opens it; the round's other reports of it then join it.
-      const opened = target.isNew ? await this.#open(target, event, now) : null;
-      if (opened !== null) changed.set(key, opened);
-      groups.set(key, {
-        target: { ...target, isNew: false, current: opened ?? target.current },
-        events: opened === null ? [event] : [],
-      });
+      group.events.push(event);
+      await this.#followInCluster(group, event);
     }
     for (const [key, group] of groups) {
       if (group.events.length === 0) continue;
@@ -158,6 +169,20 @@ export class HazardTracker {
     const settled: HazardDoc[] = [];
     for (const doc of changed.values()) settled.push(await this.#settle(doc, now));
     return settled;
+  }
+
+  /**
+   * Moves the hazard's GEO member to the centroid of its reports so far, this round's included, as
+   * each is assigned: the next report of the round is matched against it, as it would be one
+   * report at a time. Matched against the first report's position all round long, the reports of
+   * 1,000 devices passing one pothole fell outside its radius and opened more hazards around it.
+   */
+  async #followInCluster(group: Group, event: HazardEvent): Promise<void> {
+    const current = group.target.current;
+    if (current === null || group.target.unclustered || current.reportIds?.includes(event._id)) return;
+    group.sums = foldPositions(group.sums ?? positionSums(current), [event]);
+    const lastSeenAt = event.recordedAt > current.lastSeenAt ? event.recordedAt : current.lastSeenAt;
+    await this.#updateCluster({ ...current, ...centroid(group.sums as PositionSums), lastSeenAt });
   }
 
   /** The hazard one event now counts towards, or null when it counted already (nothing changed). */

@@ -253,6 +253,25 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     expect((await hazards())[0]).toMatchObject({ reports: 60, positions: 60 });
   });
 
+  it("matches a round's later reports against the centroid of the earlier ones, not the first", async () => {
+    const { a, hazards } = await twoNodes();
+    const base = freshBase();
+    const now = new Date();
+    const at = (i: number) => new Date(now.getTime() - 60_000 + i * 100);
+    // A first report 10 m east of the pothole, 40 around it, then 10 from 8 m west: 18 m from the
+    // first report, beyond the 15 m a report joins within, but 8 m from where the hazard is by then.
+    const round = [
+      pothole(spot(base, 0, 10), "account-0", at(0)),
+      ...Array.from({ length: 40 }, (_, i) =>
+        pothole(spot(base, (i % 5) - 2, (i % 3) - 1), `account-${i % 6}`, at(1 + i)),
+      ),
+      ...Array.from({ length: 10 }, (_, i) => pothole(spot(base, (i % 3) - 1, -8), `account-${i % 6}`, at(41 + i))),
+    ];
+    await a.services.roads.hazards.applyEvents(round, now);
+    const stored = await hazards();
+    expect(stored.map((doc) => doc.reports)).toEqual([51]);
+  });
+
   it("still finds an existing hazard after Redis lost its GEO sets", async () => {
     const { a, b, hazards } = await twoNodes();
     const base = freshBase();
