@@ -2,8 +2,8 @@ import { distanceMetres, type Point } from "./distance.js";
 
 /**
  * Hazard rules (potholes and bumps). A hazard is a cluster of event reports:
- * - an event within 15 m of an open hazard of the same type joins the nearest one, else it opens a
- *   new hazard (`reported`);
+ * - an event within 15 m of open hazards of the same type joins the one opened first, else it opens
+ *   a new hazard (`reported`);
  * - it is `confirmed` once 3 distinct accounts have seen it (an event, or a "still there" vote);
  * - it is `fixed` when 2 distinct accounts have voted "gone" within the last 30 days, each vote newer
  *   than the last sighting (a newer report or "still there" vote outweighs older "gone" votes);
@@ -102,8 +102,17 @@ export interface HazardCandidate extends HazardFacts {
 }
 
 /**
- * The open hazard of the same type nearest to `point` within the join radius, or `null` when the
- * event should open a new hazard.
+ * Of the open hazards of the same type within the join radius of `point`, the one opened first, or
+ * `null` when the event should open a new hazard. "First" is the smallest id: hazard ids are
+ * ObjectIds, which begin with their creation time, so every node (and the Redis script in
+ * roads/hazard-cluster.lua) picks the same one.
+ *
+ * Not the nearest: a hazard opened within the radius of an older one is nearly always a satellite,
+ * opened by one report from the far tail of GPS error (beyond 15 m of the centroid, about one report
+ * in a thousand with σ = 4 m). Joining the nearest lets a satellite take every report on its side;
+ * its centroid then moves in, takes more, and one busy pothole ends as two hazards about 6 m apart.
+ * Joining the first keeps the satellite to the rare reports beyond the first one's radius. The
+ * price: two real potholes closer than the radius show as one hazard between them.
  */
 export function matchHazard(
   point: Point,
@@ -112,15 +121,11 @@ export function matchHazard(
   now: Date,
 ): HazardCandidate | null {
   let best: HazardCandidate | null = null;
-  let bestDistance = Number.POSITIVE_INFINITY;
   for (const candidate of candidates) {
     if (candidate.type !== type) continue;
     if (isFinal(hazardStatus(candidate, now))) continue;
-    const distance = distanceMetres(point, candidate);
-    if (distance <= JOIN_RADIUS_METRES && distance < bestDistance) {
-      best = candidate;
-      bestDistance = distance;
-    }
+    if (distanceMetres(point, candidate) > JOIN_RADIUS_METRES) continue;
+    if (best === null || candidate.id < best.id) best = candidate;
   }
   return best;
 }

@@ -1,5 +1,6 @@
--- Assigns one pothole/bump event to a hazard, atomically: the nearest hazard of the event's type
--- within the join radius, or else the new id the caller chose, added on the spot. Two nodes
+-- Assigns one pothole/bump event to a hazard, atomically: of the hazards of the event's type within
+-- the join radius, the one opened first (the smallest id: ids are ObjectIds, which begin with their
+-- creation time), or else the new id the caller chose, added on the spot. Two nodes
 -- running this for the first two reports of one pothole are serialised by Redis, so the second
 -- finds what the first added: one hazard, not two. Loaded by roads/hazard-clusters.ts, which also
 -- builds every key name from presence/keys.ts.
@@ -25,7 +26,7 @@
 --
 -- Returns {'seed'} when a cell's marker is missing (the set was lost, or never loaded) and the
 -- call carries no seeds: the caller reads MongoDB and calls again with them. Otherwise
--- {'match', id} for the nearest hazard, or {'new', ARGV[5]} once it is added.
+-- {'match', id} for the hazard joined, or {'new', ARGV[5]} once it is added.
 
 local n = tonumber(ARGV[1])
 local lon, lat, radius = ARGV[2], ARGV[3], ARGV[4]
@@ -62,16 +63,15 @@ for c = cellsAt, seedsAt - 1, 4 do
   end
 end
 
-local best, bestDistance, bestRegion = nil, nil, nil
+-- The first-opened hazard, not the nearest: a hazard opened later within the radius of another is
+-- nearly always a satellite opened by one outlying report, and joining the nearest would let it
+-- take every report on its side until one pothole showed as two hazards ~6 m apart.
+local best, bestRegion = nil, nil
 for i = 1, n do
-  local hits = redis.call('GEOSEARCH', KEYS[i], 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'm', 'ASC', 'WITHDIST')
-  for _, hit in ipairs(hits) do
-    if string.sub(hit[1], 1, 5) ~= 'cell:' then
-      local distance = tonumber(hit[2])
-      if best == nil or distance < bestDistance then
-        best, bestDistance, bestRegion = hit[1], distance, i
-      end
-      break
+  local hits = redis.call('GEOSEARCH', KEYS[i], 'FROMLONLAT', lon, lat, 'BYRADIUS', radius, 'm')
+  for _, id in ipairs(hits) do
+    if string.sub(id, 1, 5) ~= 'cell:' and (best == nil or id < best) then
+      best, bestRegion = id, i
     end
   end
 end

@@ -272,6 +272,38 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     expect(stored.map((doc) => doc.reports)).toEqual([51]);
   });
 
+  it("keeps a busy pothole one hazard: a satellite opened by an outlier does not take its reports", async () => {
+    const { a, b, hazards } = await twoNodes();
+    const base = freshBase();
+    const now = new Date();
+    const at = (i: number) => new Date(now.getTime() - 60_000 + i * 100);
+    // 20 reports around the pothole, then one from the far tail of GPS error, 17 m east: beyond the
+    // 15 m a report joins within, so it opens a second hazard there.
+    const around = Array.from({ length: 20 }, (_, i) =>
+      pothole(spot(base, (i % 5) - 2, (i % 3) - 1), `account-${i % 6}`, at(i)),
+    );
+    await a.services.roads.hazards.applyEvents(around, now);
+    await a.services.roads.hazards.applyEvents([pothole(spot(base, 0, 17), "account-7", at(20))], now);
+    expect((await hazards()).map((doc) => doc.reports).sort((x, y) => x - y)).toEqual([1, 20]);
+    // Then the pothole's reports on that side, 9 m east: nearer to the satellite (8 m) than to the
+    // pothole's hazard (9 m), and within 15 m of both. Through both nodes, one report per round.
+    for (let i = 0; i < 12; i++) {
+      const node = i % 2 === 0 ? a : b;
+      await node.services.roads.hazards.applyEvents(
+        [pothole(spot(base, (i % 3) - 1, 9), `account-${i % 6}`, at(21 + i))],
+        now,
+      );
+    }
+    const stored = await hazards();
+    const first = stored.find((doc) => doc.reports > 1);
+    // Joined to the nearest hazard, the satellite would have 13 reports, confirmed by 6 accounts.
+    expect(stored.map((doc) => [doc.reports, doc.status]).sort()).toEqual([
+      [1, "reported"],
+      [32, "confirmed"],
+    ]);
+    expect(first?.reportIds).toHaveLength(32);
+  });
+
   it("still finds an existing hazard after Redis lost its GEO sets", async () => {
     const { a, b, hazards } = await twoNodes();
     const base = freshBase();

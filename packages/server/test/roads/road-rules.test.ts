@@ -228,7 +228,7 @@ describe("hazard rules", () => {
     expect(staleGoneVoters({ ...facts, lastSeenAt: ago(40 * DAY) }, now)).toEqual(["outside the window"]);
   });
 
-  it("joins the nearest open hazard of the same type within 15 m, else none", () => {
+  it("joins the first-opened (smallest id) open hazard of the same type within 15 m, else none", () => {
     const at = (id: string, metresNorth: number, extra: Partial<HazardCandidate> = {}): HazardCandidate => ({
       ...base,
       id,
@@ -236,7 +236,23 @@ describe("hazard rules", () => {
       ...extra,
     });
     const point = { latitude: base.latitude, longitude: base.longitude };
-    expect(matchHazard(point, "pothole", [at("far", 15.5), at("near", 14), at("nearer", 6)], now)?.id).toBe("nearer");
+    // Ids order hazards as ObjectIds do: by creation time.
+    expect(matchHazard(point, "pothole", [at("3-far", 15.5), at("2-near", 14), at("1-nearer", 6)], now)?.id).toBe(
+      "1-nearer",
+    );
+    // A satellite opened later nearer to the report does not take it from the first hazard.
+    expect(
+      matchHazard(point, "pothole", [at("0-out of reach", 15.5), at("2-satellite", 2), at("1-first", 14)], now)?.id,
+    ).toBe("1-first");
+    // Nor does a first hazard that is closed, of another type, or out of reach.
+    expect(
+      matchHazard(
+        point,
+        "pothole",
+        [at("0-fixed", 1, { status: "fixed" }), at("0-bump", 1, { type: "bump" }), at("2-open", 9)],
+        now,
+      )?.id,
+    ).toBe("2-open");
     expect(matchHazard(point, "pothole", [at("far", 15.5)], now)).toBeNull();
     expect(matchHazard(point, "bump", [at("other type", 1)], now)).toBeNull();
     expect(matchHazard(point, "pothole", [at("fixed", 1, { status: "fixed" })], now)).toBeNull();
