@@ -9,6 +9,7 @@ import type { RegionStatsRepository } from "../store/region-stats.js";
 import { MAX_SEGMENT_DEVICES, type SegmentsRepository } from "../store/segments.js";
 import { roundDeltas } from "./deltas.js";
 import { type FoldLock, FoldLockUnavailableError } from "./fold-lock.js";
+import type { HazardPasses } from "./hazard-passes.js";
 import type { HazardTracker } from "./hazard-tracker.js";
 import type { LiveRoads } from "./live.js";
 import { hazardSummary, segmentSummary } from "./summaries.js";
@@ -44,6 +45,8 @@ interface Round {
   /** Observations it holds in the backlog. */
   size: number;
   hazardsDone: boolean;
+  /** Its passes by hazards were counted (or are not to be: a round taken over from a dead node). */
+  passesDone: boolean;
   /** A dead node's lane taken over to finish its round: left free afterwards. */
   recovered: boolean;
 }
@@ -86,6 +89,7 @@ export class Aggregator {
     private readonly segments: SegmentsRepository,
     private readonly regionStats: RegionStatsRepository,
     private readonly hazards: HazardTracker,
+    private readonly passes: HazardPasses,
     private readonly lock: FoldLock,
     private readonly live: LiveRoads,
   ) {
@@ -191,6 +195,8 @@ export class Aggregator {
         observations,
         size: observations.length,
         hazardsDone: false,
+        // The dead node may have counted them: a pass missed is better than one counted twice.
+        passesDone: true,
         recovered: true,
       });
       this.#addBacklog(observations.length);
@@ -309,6 +315,7 @@ export class Aggregator {
         observations: mine.flatMap((queued) => queued.observations),
         size,
         hazardsDone: false,
+        passesDone: false,
         recovered: false,
       };
     } catch (error) {
@@ -333,6 +340,11 @@ export class Aggregator {
       this.segments.apply(deltas.segments, round.fold, now, this.#fullSegments, guard),
     );
     await this.#timed("region_stats", () => this.regionStats.apply(deltas.regionDays, round.fold, guard));
+    if (!round.passesDone) {
+      // Before this round's events: a hazard they open is passed from the next round on.
+      await this.#timed("hazard_passes", () => this.passes.count(round.observations));
+      round.passesDone = true;
+    }
     let hazards: Awaited<ReturnType<HazardTracker["applyEvents"]>> = [];
     if (!round.hazardsDone) {
       hazards = await this.#timed("hazards", () => this.hazards.applyEvents(deltas.events, now));

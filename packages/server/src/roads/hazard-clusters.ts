@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import type { ChainableCommander, Redis } from "ioredis";
 import ngeohash from "ngeohash";
 import type { Point } from "../domain/distance.js";
-import { EXPIRY_MS, type HazardType, JOIN_RADIUS_METRES } from "../domain/hazard-rules.js";
+import { EXPIRY_MS, HAZARD_TYPES, type HazardType, JOIN_RADIUS_METRES } from "../domain/hazard-rules.js";
 import { roadRegionOf } from "../domain/segment-key.js";
 import { Keys } from "../presence/keys.js";
 
@@ -35,6 +35,14 @@ export function clusterArea(point: Point): ClusterArea {
 export function regionOfCell(cell: string): string {
   return roadRegionOf(cell);
 }
+
+/** An open hazard near some place, as the GEO sets know it. */
+export interface NearbyHazard extends Point {
+  id: string;
+  type: HazardType;
+}
+
+const METRES_PER_DEGREE = 111_195;
 
 /** A hazard as the GEO sets know it: id, position, region (of its `cell`) and last sighting. */
 export interface ClusterMember extends Point {
@@ -120,6 +128,49 @@ export class HazardClusters {
     if (kind === "seed") return { kind };
     if ((kind === "new" || kind === "match") && typeof id === "string") return { kind, id };
     throw new Error(`unexpected reply from the hazard cluster script: ${JSON.stringify(reply)}`);
+  }
+
+  /**
+   * The open hazards of every type within `marginM` of each geohash-7 cell (a box around it), one
+   * pipelined `GEOSEARCH` per cell, region and type. A cell without hazards maps to an empty list.
+   */
+  async nearCells(cells: readonly string[], marginM: number): Promise<Map<string, NearbyHazard[]>> {
+    const pipeline = this.redis.pipeline();
+    const asked: Array<{ cell: string; type: HazardType }> = [];
+    for (const cell of cells) {
+      const [minLat, minLon, maxLat, maxLon] = ngeohash.decode_bbox(cell) as [number, number, number, number];
+      const centre = { latitude: (minLat + maxLat) / 2, longitude: (minLon + maxLon) / 2 };
+      const heightM = (maxLat - minLat) * METRES_PER_DEGREE + 2 * marginM;
+      const widthM = (maxLon - minLon) * METRES_PER_DEGREE * Math.cos((centre.latitude * Math.PI) / 180) + 2 * marginM;
+      // The cell and its 8 neighbours cover the margin (cells are ~150 m, margins tens of metres).
+      for (const region of clusterArea(centre).regions) {
+        for (const type of HAZARD_TYPES) {
+          pipeline.geosearch(
+            Keys.hazardGeo(region, type),
+            "FROMLONLAT",
+            centre.longitude,
+            centre.latitude,
+            "BYBOX",
+            widthM,
+            heightM,
+            "m",
+            "WITHCOORD",
+          );
+          asked.push({ cell, type });
+        }
+      }
+    }
+    const replies = (await pipeline.exec()) ?? [];
+    const near = new Map<string, NearbyHazard[]>(cells.map((cell) => [cell, []]));
+    replies.forEach(([error, reply], i) => {
+      if (error) throw error;
+      const { cell, type } = asked[i] as { cell: string; type: HazardType };
+      for (const [id, [longitude, latitude]] of reply as Array<[string, [string, string]]>) {
+        if (id.startsWith(MARKER_PREFIX)) continue;
+        near.get(cell)?.push({ id, type, latitude: Number(latitude), longitude: Number(longitude) });
+      }
+    });
+    return near;
   }
 
   /** A hazard's position moved (its centroid) or it was seen again: only members still present. */

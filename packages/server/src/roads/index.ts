@@ -11,6 +11,7 @@ import { RegionCatchUp } from "./catch-up.js";
 import { FoldLock } from "./fold-lock.js";
 import { GROUP_COMMIT_DEFAULTS, GroupCommit } from "./group-commit.js";
 import { HazardClusters } from "./hazard-clusters.js";
+import { HazardPasses } from "./hazard-passes.js";
 import { HazardTracker } from "./hazard-tracker.js";
 import { IngestService } from "./ingest.js";
 import { LiveRoads } from "./live.js";
@@ -24,6 +25,8 @@ export interface Roads {
   aggregator: Aggregator;
   /** Hazards: reports clustered, votes, expiry. */
   hazards: HazardTracker;
+  /** Counts devices passing hazards, for the share of them that must report one (its own phase of each round). */
+  passes: HazardPasses;
   /** The road map as it is read, and ML scores written onto it. */
   reads: RoadReads;
   /** What a reconnecting device missed around its region. */
@@ -46,7 +49,19 @@ export function buildRoads(ctx: NodeContext, publish: Publish): Roads {
   const hazards = new HazardTracker(ctx, hazardsRepo, ctx.redis, clusters, live);
   // The lock outlives any one store call, so a call in flight never outlasts it.
   const lock = new FoldLock(ctx.redis, ctx.log, 2 * ctx.config.mongodbTimeoutMs);
-  const aggregator = new Aggregator(ctx, journal, lanes, observations, segments, regionStats, hazards, lock, live);
+  const passes = new HazardPasses(ctx, clusters, ctx.redis, hazardsRepo);
+  const aggregator = new Aggregator(
+    ctx,
+    journal,
+    lanes,
+    observations,
+    segments,
+    regionStats,
+    hazards,
+    passes,
+    lock,
+    live,
+  );
   const commits = new GroupCommit(
     journal,
     observations,
@@ -63,6 +78,7 @@ export function buildRoads(ctx: NodeContext, publish: Publish): Roads {
     ingest: new IngestService(ctx, commits, aggregator),
     aggregator,
     hazards,
+    passes,
     reads: new RoadReads(segments, hazardsRepo, regionStats, live),
     catchUp: new RegionCatchUp(segments, hazardsRepo, ctx.config.regionPrecision, readTimeoutMs),
   };

@@ -37,6 +37,8 @@ export function hazardFacts(doc: HazardDoc): HazardFacts {
     reporters: reportersOf(doc),
     lastSeenAt: doc.lastSeenAt,
     goneVotes: goneVotesOf(doc),
+    reports: doc.reports,
+    ...(doc.passes === undefined ? {} : { passes: doc.passes }),
   };
 }
 

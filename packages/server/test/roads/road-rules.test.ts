@@ -208,6 +208,34 @@ describe("hazard rules", () => {
     ],
     ["last seen 90 days ago, exactly", { lastSeenAt: ago(EXPIRY_MS) }, "reported"],
     ["last seen over 90 days ago", { reporters: ["a", "b", "c"], lastSeenAt: ago(EXPIRY_MS + 1) }, "expired"],
+    ["three accounts, 3 reports, 60 passes (5 %)", { reporters: ["a", "b", "c"], reports: 3, passes: 60 }, "confirmed"],
+    ["three accounts, 3 reports, 61 passes", { reporters: ["a", "b", "c"], reports: 3, passes: 61 }, "reported"],
+    ["three accounts, 16 reports, 1,000 passes", { reporters: ["a", "b", "c"], reports: 16, passes: 1000 }, "reported"],
+    [
+      "three accounts, 900 reports, 1,000 passes",
+      { reporters: ["a", "b", "c"], reports: 900, passes: 1000 },
+      "confirmed",
+    ],
+    ["two accounts, 900 reports, 1,000 passes", { reporters: ["a", "b"], reports: 900, passes: 1000 }, "reported"],
+    ["three accounts, passes not counted", { reporters: ["a", "b", "c"], reports: 3 }, "confirmed"],
+    [
+      "confirmed, then passed by many",
+      { status: "confirmed", reporters: ["a", "b", "c"], reports: 3, passes: 10_000 },
+      "confirmed",
+    ],
+    [
+      "confirmed, then two accounts say gone",
+      {
+        status: "confirmed",
+        reporters: ["a", "b", "c"],
+        goneVotes: [
+          { voter: "x", at: ago(1000) },
+          { voter: "y", at: ago(500) },
+        ],
+      },
+      "fixed",
+    ],
+    ["confirmed, last seen over 90 days ago", { status: "confirmed", lastSeenAt: ago(EXPIRY_MS + 1) }, "expired"],
     ["already fixed, new accounts", { status: "fixed", reporters: ["a", "b", "c", "d"] }, "fixed"],
     ["already expired", { status: "expired" }, "expired"],
   ])("%s → %s", (_what, facts, status) => {
