@@ -8,6 +8,20 @@ import { growth } from "../src/soak/watch.js";
 import { generateNetwork } from "../src/truth/network.js";
 import { axis, counts, qualityClass } from "../src/truth/rules.js";
 
+/** The truth network of these tests, but for devices, passes and seed. */
+const NETWORK = {
+  origin: { latitude: 52.1, longitude: 5.1 },
+  roads: 4,
+  roadKm: 0.5,
+  stretchM: 50,
+  potholesPerKm: 4,
+  gpsSigmaM: 4,
+  roughnessSigma: 0.6,
+  bogusShare: 0.05,
+  slowShare: 0.2,
+  detection: 0.9,
+};
+
 describe("fleet flags", () => {
   const parse = (...argv: string[]) => fleetOptions(parseFlags(argv, FLEET_FLAGS));
 
@@ -94,21 +108,7 @@ describe("truth", () => {
 
   // Ids are fresh UUIDs and times follow the clock; positions, roughness, speeds and events repeat.
   it("generates a reproducible network with every class, potholes, bogus reports and slow samples", () => {
-    const options = {
-      origin: { latitude: 52.1, longitude: 5.1 },
-      roads: 4,
-      roadKm: 0.5,
-      stretchM: 50,
-      devices: 6,
-      passes: 2,
-      potholesPerKm: 4,
-      gpsSigmaM: 4,
-      roughnessSigma: 0.6,
-      bogusShare: 0.05,
-      slowShare: 0.2,
-      detection: 0.9,
-      seed: 7,
-    };
+    const options = { ...NETWORK, devices: 6, passes: 2, seed: 7 };
     const a = generateNetwork(options);
     const b = generateNetwork(options);
     const strip = (t: typeof a) => [...t.drives.values()].flat().map(({ id: _id, recordedAt: _at, ...o }) => o);
@@ -121,6 +121,29 @@ describe("truth", () => {
     expect(all.some((o) => (o.speed ?? 0) * 3.6 < 15)).toBe(true);
     expect(new Set(all.map((o) => o.id)).size).toBe(all.length);
     expect(all.filter((o) => o.event === "pothole").length).toBeGreaterThan(a.bogusReports);
+  });
+
+  it("sends each bogus report while its device drives that place, in the order it drove", () => {
+    const truth = generateNetwork({ ...NETWORK, devices: 40, passes: 1, seed: 11 });
+    const metres = (p: { latitude: number; longitude: number }, q: { latitude: number; longitude: number }) =>
+      Math.hypot(
+        (p.latitude - q.latitude) * 111_195,
+        (p.longitude - q.longitude) * 111_195 * Math.cos((52.1 * Math.PI) / 180),
+      );
+    let bogus = 0;
+    for (const list of truth.drives.values()) {
+      const times = list.map((o) => Date.parse(o.recordedAt));
+      expect(times).toEqual([...times].sort((x, y) => x - y));
+      list.forEach((o, i) => {
+        if (o.event !== "pothole" || truth.potholes.some((p) => metres(p, o) < 40)) return;
+        bogus += 1;
+        // The device's own observation just before it: half a second earlier, a few metres away.
+        const before = list[i - 1] as (typeof list)[number];
+        expect(Date.parse(o.recordedAt) - Date.parse(before.recordedAt)).toBe(500);
+        expect(metres(o, before)).toBeLessThan(40);
+      });
+    }
+    expect(bogus).toBe(truth.bogusReports);
   });
 });
 

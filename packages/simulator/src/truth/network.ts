@@ -58,12 +58,22 @@ const CLASS_IRI: Record<QualityClass, [number, number]> = {
   very_poor: [7, 10],
 };
 
+/** One drive of a device along one road. */
+interface Visit {
+  road: number;
+  startMs: number;
+  /** Metres per second, one observation per second. */
+  speed: number;
+  forward: boolean;
+  heading: number;
+}
+
 /**
  * A road network with known ground truth: `roads` straight roads in several directions, side by side
  * 400 m apart, cut into stretches of `stretchM` with a true IRI of every class in turn, potholes at
  * known places, and the drives of `devices` devices doing `passes` passes over every road (both ways)
  * with GPS noise, roughness noise, slow passes under the speed gate, and a share of bogus pothole
- * reports, each from a single device at a place with no pothole. The truth of a segment is computed
+ * reports, each from a single device, made while it drives a place with no pothole. The truth of a segment is computed
  * from what was sent, by the documented rules: the true IRI of its counted samples.
  */
 export function generateNetwork(o: NetworkOptions): Truth {
@@ -138,9 +148,12 @@ export function generateNetwork(o: NetworkOptions): Truth {
     segments.set(key, seg);
     list.push(obs);
   };
+  /** Each device's drives along a road: where and when it was, for its bogus reports. */
+  const visits = new Map<string, Visit[]>();
   for (let d = 0; d < o.devices; d++) {
     const device = `truth-${o.seed}-${d}`;
     const list: Observation[] = [];
+    const drove: Visit[] = [];
     let t = start + random() * 60_000;
     for (let pass = 0; pass < o.passes; pass++) {
       for (let road = 0; road < o.roads; road++) {
@@ -148,6 +161,7 @@ export function generateNetwork(o: NetworkOptions): Truth {
         const speed = slow ? 1.5 + random() * 2 : 8 + random() * 12;
         const forward = (pass + d) % 2 === 0;
         const heading = ((HEADINGS[road % HEADINGS.length] as number) + (forward ? 0 : 180)) % 360;
+        drove.push({ road, startMs: t, speed, forward, heading });
         for (let s = 0; s * speed <= lengthM; s++) {
           const x = forward ? s * speed : lengthM - s * speed;
           emit(list, road, x, t, speed, heading);
@@ -165,18 +179,29 @@ export function generateNetwork(o: NetworkOptions): Truth {
       }
     }
     drives.set(device, list);
+    visits.set(device, drove);
   }
-  // Bogus reports: one device, one report, at a place at least 60 m from every pothole.
+  // Bogus reports: one device, one report, at a place at least 60 m from every pothole, made while
+  // it drives there (a phone misreads a bump of its own road), so its report comes amid the
+  // traffic at that place, not before anybody drove there.
   const bogus = Math.round(o.bogusShare * realReports);
   const devices = [...drives.keys()];
+  const bogusBy = new Set<string>();
   for (let b = 0; b < bogus; b++) {
-    const road = Math.floor(random() * o.roads);
-    let x = random() * lengthM;
-    for (let tries = 0; tries < 100 && (potholeAlong[road] ?? []).some((px) => Math.abs(px - x) < 60); tries++)
-      x = random() * lengthM;
     const device = devices[Math.floor(random() * devices.length)] as string;
-    const list = drives.get(device) as Observation[];
-    emit(list, road, x, start + random() * 600_000, 12, HEADINGS[road % HEADINGS.length] as number, "pothole");
+    const drove = visits.get(device) as Visit[];
+    const visit = drove[Math.floor(random() * drove.length)] as Visit;
+    let x = random() * lengthM;
+    for (let tries = 0; tries < 100 && (potholeAlong[visit.road] ?? []).some((px) => Math.abs(px - x) < 60); tries++)
+      x = random() * lengthM;
+    const along = visit.forward ? x : lengthM - x;
+    const t = visit.startMs + Math.floor(along / visit.speed) * 1000 + 500;
+    emit(drives.get(device) as Observation[], visit.road, x, t, visit.speed, visit.heading, "pothole");
+    bogusBy.add(device);
+  }
+  // In the order the device drove, so it sends each report when it is there.
+  for (const device of bogusBy) {
+    (drives.get(device) as Observation[]).sort((a, b) => Date.parse(a.recordedAt) - Date.parse(b.recordedAt));
   }
   const all = [...drives.values()].flat();
   const box = [Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, Number.NEGATIVE_INFINITY];
