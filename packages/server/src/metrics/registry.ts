@@ -174,7 +174,7 @@ export class Metrics {
     });
     this.aggregatePhase = new Histogram({
       name: "roadpulse_aggregate_round_phase_seconds",
-      help: "Duration of each phase of an aggregation round (begin, segments, region_stats, hazard_passes, hazards, close)",
+      help: "Duration of each phase of an aggregation round (begin, segments, region_stats, hazards, hazard_passes, hazard_status, close)",
       labelNames: ["phase"],
       buckets: [...SLOW_BUCKETS, 10, 30],
       registers,

@@ -3,6 +3,7 @@ import type { NodeContext } from "../context.js";
 import { StorageUnavailableError } from "../errors.js";
 import type { AggregateLanes, LaneLease } from "../store/aggregate-lanes.js";
 import type { FoldId } from "../store/folds.js";
+import type { HazardDoc } from "../store/hazards.js";
 import type { IngestJournal, JournalEntry } from "../store/ingest-journal.js";
 import type { ObservationDoc, ObservationsRepository } from "../store/observations.js";
 import type { RegionStatsRepository } from "../store/region-stats.js";
@@ -44,9 +45,10 @@ interface Round {
   observations: ObservationDoc[];
   /** Observations it holds in the backlog. */
   size: number;
-  hazardsDone: boolean;
-  /** Its passes by hazards were counted (or are not to be: a round taken over from a dead node). */
-  passesDone: boolean;
+  /** The hazards its reports changed, their status not settled yet; null until counted. */
+  hazards: HazardDoc[] | null;
+  /** Passes it brought to each hazard; null until counted (empty: none to count). */
+  passes: ReadonlyMap<string, number> | null;
   /** A dead node's lane taken over to finish its round: left free afterwards. */
   recovered: boolean;
 }
@@ -194,9 +196,9 @@ export class Aggregator {
         batches: lane.batches,
         observations,
         size: observations.length,
-        hazardsDone: false,
+        hazards: null,
         // The dead node may have counted them: a pass missed is better than one counted twice.
-        passesDone: true,
+        passes: new Map(),
         recovered: true,
       });
       this.#addBacklog(observations.length);
@@ -314,8 +316,8 @@ export class Aggregator {
         batches,
         observations: mine.flatMap((queued) => queued.observations),
         size,
-        hazardsDone: false,
-        passesDone: false,
+        hazards: null,
+        passes: null,
         recovered: false,
       };
     } catch (error) {
@@ -340,16 +342,15 @@ export class Aggregator {
       this.segments.apply(deltas.segments, round.fold, now, this.#fullSegments, guard),
     );
     await this.#timed("region_stats", () => this.regionStats.apply(deltas.regionDays, round.fold, guard));
-    if (!round.passesDone) {
-      // Before this round's events: a hazard they open is passed from the next round on.
-      await this.#timed("hazard_passes", () => this.passes.count(round.observations));
-      round.passesDone = true;
-    }
-    let hazards: Awaited<ReturnType<HazardTracker["applyEvents"]>> = [];
-    if (!round.hazardsDone) {
-      hazards = await this.#timed("hazards", () => this.hazards.applyEvents(deltas.events, now));
-      round.hazardsDone = true;
-    }
+    // Reports first, then passes, then statuses: a hazard this round opened is judged with the
+    // devices this round saw pass it (a fleet's rush brings hundreds in one round, behind a few
+    // mistaken reports of three accounts).
+    const changed =
+      round.hazards ?? (await this.#timed("hazards", () => this.hazards.countReports(deltas.events, now)));
+    round.hazards = changed;
+    const passes = round.passes ?? (await this.#timed("hazard_passes", () => this.passes.count(round.observations)));
+    round.passes = passes;
+    const hazards = await this.#timed("hazard_status", () => this.hazards.settleAll(changed, passes, now));
     this.#step();
     await this.#timed("close", () => this.journal.close(round.batches));
 

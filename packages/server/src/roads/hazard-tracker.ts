@@ -135,6 +135,14 @@ export class HazardTracker {
    * passing 32 potholes spent 5–6 s of every round here counting reports one at a time.
    */
   async applyEvents(events: ObservationDoc[], now: Date): Promise<HazardDoc[]> {
+    return await this.settleAll(await this.countReports(events, now), new Map(), now);
+  }
+
+  /**
+   * `applyEvents` without settling the statuses: the hazards the events changed, as stored. The
+   * aggregator counts the round's passes in between (hazard-passes.ts), then calls `settleAll`.
+   */
+  async countReports(events: ObservationDoc[], now: Date): Promise<HazardDoc[]> {
     const changed = new Map<string, HazardDoc>();
     await this.#restoreClusters();
     const groups = new Map<string, Group>();
@@ -166,8 +174,21 @@ export class HazardTracker {
         if (placed !== null) changed.set(placed._id.toHexString(), placed);
       }
     }
+    return [...changed.values()];
+  }
+
+  /**
+   * Stores the status the rules give each hazard now, with `passes` (hazard id → passes counted
+   * since it was read) added to what it was read with; returns them as settled.
+   */
+  async settleAll(docs: readonly HazardDoc[], passes: ReadonlyMap<string, number>, now: Date): Promise<HazardDoc[]> {
     const settled: HazardDoc[] = [];
-    for (const doc of changed.values()) settled.push(await this.#settle(doc, now));
+    for (const doc of docs) {
+      const counted = passes.get(doc._id.toHexString());
+      settled.push(
+        await this.#settle(counted === undefined ? doc : { ...doc, passes: (doc.passes ?? 0) + counted }, now),
+      );
+    }
     return settled;
   }
 

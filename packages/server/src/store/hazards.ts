@@ -39,7 +39,7 @@ export interface HazardDoc {
   reports: number;
   /**
    * Passes by devices counted since it opened (roads/hazard-passes.ts): approximate, for the share
-   * of passes that must report it (CONFIRMING_SHARE); absent until the first pass is counted.
+   * of passes that must report it (CONFIRMING_PASSES_PER_REPORT); absent until the first pass is counted.
    */
   passes?: number;
   /** Ids of the newest reports counted (see MAX_REMEMBERED_REPORTS); absent on older hazards. */

@@ -8,6 +8,11 @@ import type { ObservationDoc } from "../../src/store/observations.js";
 import { connectDevice, dropDatabase, mongoUri, register, startTestNode, uniqueDbName } from "../support/env.js";
 import { observation, submit } from "../support/roads.js";
 
+/** Passes counted in a round, over all hazards. */
+function total(passes: ReadonlyMap<string, number>): number {
+  return [...passes.values()].reduce((sum, n) => sum + n, 0);
+}
+
 /** `north` and `east` metres from `base`. */
 function spot(base: { latitude: number; longitude: number }, north: number, east = 0) {
   return {
@@ -22,6 +27,7 @@ function stored(
   device: string,
   recordedAt: Date,
   event?: "pothole",
+  receivedAt = recordedAt,
 ): ObservationDoc {
   return {
     _id: randomUUID(),
@@ -29,7 +35,7 @@ function stored(
     deviceId: device,
     ...at,
     recordedAt,
-    receivedAt: recordedAt,
+    receivedAt,
     roughness: 3,
     speed: 15,
     ...(event === undefined ? {} : { event }),
@@ -46,14 +52,19 @@ describe("passes by hazards, and the share of them that must report one (real Re
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it("confirms a hazard by three accounts only when they reported 5 % of the devices passing it", async () => {
+  /** A node on a database of its own, and that database's `hazards` as the test reads it. */
+  async function nodeWithStore() {
     const uri = mongoUri(uniqueDbName("passes"));
     const node = await startTestNode({ MONGODB_URI: uri });
     cleanups.push(() => dropDatabase(uri));
     cleanups.push(() => node.close());
     const client = new MongoClient(uri);
     cleanups.push(() => client.close());
-    const hazards = client.db().collection<HazardDoc>("hazards");
+    return { node, hazards: client.db().collection<HazardDoc>("hazards") };
+  }
+
+  it("confirms a hazard by three accounts only when one in 5 of the devices passing it reported it", async () => {
+    const { node, hazards } = await nodeWithStore();
     const { hazards: tracker, passes } = node.services.roads;
     // Somewhere in Finland, away from the other tests' places, new for every run.
     const base = { latitude: 61 + Math.random() * 3, longitude: 22 + Math.random() * 6 };
@@ -69,8 +80,8 @@ describe("passes by hazards, and the share of them that must report one (real Re
     // A place phones report by mistake: one report, then 100 devices drive past without reporting.
     const mistake = spot(base, 0);
     const [opened] = await tracker.applyEvents([stored(mistake, "reporter-1", at(0), "pothole")], now);
-    expect(await passes.count(drive(mistake, 100, 1_000))).toBe(100);
-    // Two more accounts report it: three accounts, but 3 reports in 100 passes, under 5 %.
+    expect(total(await passes.count(drive(mistake, 100, 1_000)))).toBe(100);
+    // Two more accounts report it: three accounts, but 3 reports in 100 passes, under one in 5.
     await tracker.applyEvents(
       [
         stored(spot(mistake, 2), "reporter-2", at(2_000), "pothole"),
@@ -82,24 +93,39 @@ describe("passes by hazards, and the share of them that must report one (real Re
 
     // A device seen near it again within a minute is the same pass; later, another one; 45 m off,
     // none (the road beside it).
-    expect(await passes.count(drive(mistake, 100, 40_000))).toBe(0);
-    expect(await passes.count(drive(mistake, 100, 200_000))).toBe(100);
-    expect(await passes.count(drive(spot(mistake, 45), 100, 400_000, 1_000))).toBe(0);
+    expect(total(await passes.count(drive(mistake, 100, 40_000)))).toBe(0);
+    expect(total(await passes.count(drive(mistake, 100, 200_000)))).toBe(100);
+    expect(total(await passes.count(drive(spot(mistake, 45), 100, 400_000, 1_000)))).toBe(0);
     expect(await hazards.findOne({ _id: opened?._id })).toMatchObject({ passes: 200, status: "reported" });
 
-    // A real pothole, 1 km on: 20 devices pass it and 4 accounts report it, 20 %.
+    // A real pothole, 1 km on: 20 devices pass it and 4 accounts report it, one in 5.
     const pothole = spot(base, 1_000);
     const [real] = await tracker.applyEvents([stored(pothole, "reporter-1", at(0), "pothole")], now);
-    expect(await passes.count(drive(pothole, 20, 1_000))).toBe(20);
+    expect(total(await passes.count(drive(pothole, 20, 1_000)))).toBe(20);
     await tracker.applyEvents(
       [2, 3, 4].map((n) => stored(spot(pothole, n - 3, 1), `reporter-${n}`, at(1_000 + n), "pothole")),
       now,
     );
     expect(await hazards.findOne({ _id: real?._id })).toMatchObject({ reports: 4, passes: 20, status: "confirmed" });
     // Confirmed stays confirmed, however many pass it afterwards.
-    expect(await passes.count(drive(pothole, 200, 100_000, 100))).toBe(200);
+    expect(total(await passes.count(drive(pothole, 200, 100_000, 100)))).toBe(200);
     await tracker.applyEvents([stored(spot(pothole, 1), "reporter-5", at(100_000), "pothole")], now);
     expect(await hazards.findOne({ _id: real?._id })).toMatchObject({ passes: 220, status: "confirmed" });
+
+    // A hazard the node learns of after its devices passed the place: 2 km on, 50 devices pass a
+    // place with no hazard (yet), then somebody reports a pothole there (on another node, say).
+    const late = spot(base, 2_000);
+    const received = () => new Date();
+    const before = drive(late, 50, 500_000, 2_000).map((o) => ({ ...o, receivedAt: received() }));
+    expect(total(await passes.count(before))).toBe(0);
+    const [lateHazard] = await tracker.applyEvents(
+      [stored(late, "reporter-1", at(500_500), "pothole", received())],
+      now,
+    );
+    // The node's next round near it finds it: those 50 passes count, and the new one.
+    const next = [stored(spot(late, 1), "device-9999", at(501_000), undefined, received())];
+    expect(total(await passes.count(next))).toBe(51);
+    expect(await hazards.findOne({ _id: lateHazard?._id })).toMatchObject({ passes: 51 });
 
     // A device's observations through the socket are counted by the node's own rounds.
     const account = await register(node.url, "passer");
@@ -111,5 +137,33 @@ describe("passes by hazards, and the share of them that must report one (real Re
       const doc = await hazards.findOne({ _id: opened?._id });
       return (doc?.passes ?? 0) >= 201 ? doc : undefined;
     });
+  });
+
+  it("judges a hazard its round opened with the devices that passed it meanwhile", async () => {
+    const { node, hazards } = await nodeWithStore();
+    const place = { latitude: 61 + Math.random() * 3, longitude: 22 + Math.random() * 6 };
+    const device = async (name: string) => {
+      const account = await register(node.url, name);
+      const socket = await connectDevice(node.url, account.token);
+      cleanups.push(() => socket.close());
+      return socket;
+    };
+    // A rush: 16 devices drive over a place with no pothole, then 3 of the next ones (3 accounts)
+    // report one there by mistake, possibly all in one round, which opens the hazard.
+    const passers = await Promise.all(Array.from({ length: 16 }, (_, i) => device(`passer-${i}`)));
+    const reporters = await Promise.all([1, 2, 3].map((i) => device(`reporter-${i}`)));
+    const at = (north: number) => ({ ...spot(place, north), recordedAt: new Date().toISOString() });
+    for (const [i, socket] of passers.entries()) expect((await submit(socket, [observation(at(i % 5))])).ok).toBe(true);
+    const acks = await Promise.all(
+      reporters.map((socket, i) => submit(socket, [observation(at(i)), observation({ ...at(i), event: "pothole" })])),
+    );
+    expect(acks.every((ack) => ack.ok)).toBe(true);
+    const doc = await waitFor("the three reports counted", async () => {
+      const found = await hazards.findOne({});
+      return (found?.reports ?? 0) >= 3 && (found?.passes ?? 0) >= 19 ? found : undefined;
+    });
+    // 19 devices passed (the reporters too), 3 reported: under one in 5, so not confirmed.
+    expect(doc).toMatchObject({ reports: 3, passes: 19, status: "reported" });
+    expect(doc.reporters).toHaveLength(3);
   });
 });
