@@ -47,8 +47,6 @@ interface Round {
   size: number;
   /** The hazards its reports changed, their status not settled yet; null until counted. */
   hazards: HazardDoc[] | null;
-  /** Passes it brought to each hazard; null until counted (empty: none to count). */
-  passes: ReadonlyMap<string, number> | null;
   /** A dead node's lane taken over to finish its round: left free afterwards. */
   recovered: boolean;
 }
@@ -67,6 +65,8 @@ class LaneLostError extends Error {}
 export class Aggregator {
   #queue: QueuedBatch[] = [];
   #pending: Round[] = [];
+  /** Rounds applied whose hazards wait for their passes and statuses (#settleHazards). */
+  readonly #toSettle: Array<{ hazards: HazardDoc[]; observations: ObservationDoc[]; now: Date }> = [];
   #backlog = 0;
   #lease: LaneLease | null = null;
   #timer: NodeJS.Timeout | null = null;
@@ -197,8 +197,6 @@ export class Aggregator {
         observations,
         size: observations.length,
         hazards: null,
-        // The dead node may have counted them: a pass missed is better than one counted twice.
-        passes: new Map(),
         recovered: true,
       });
       this.#addBacklog(observations.length);
@@ -245,6 +243,8 @@ export class Aggregator {
           if (error instanceof FoldLockUnavailableError) return;
           this.ctx.log.error({ err: error }, "aggregation round not started");
         })
+        .then(() => this.#settleHazards())
+        .catch((error: unknown) => this.ctx.log.error({ err: error }, "hazard statuses not settled"))
         .finally(() => {
           // The interval counts from the end of a round: the lock is then free for at least that
           // long, so another node waiting for it gets its turn (it is not a fair lock).
@@ -317,7 +317,6 @@ export class Aggregator {
         observations: mine.flatMap((queued) => queued.observations),
         size,
         hazards: null,
-        passes: null,
         recovered: false,
       };
     } catch (error) {
@@ -342,15 +341,9 @@ export class Aggregator {
       this.segments.apply(deltas.segments, round.fold, now, this.#fullSegments, guard),
     );
     await this.#timed("region_stats", () => this.regionStats.apply(deltas.regionDays, round.fold, guard));
-    // Reports first, then passes, then statuses: a hazard this round opened is judged with the
-    // devices this round saw pass it (a fleet's rush brings hundreds in one round, behind a few
-    // mistaken reports of three accounts).
     const changed =
       round.hazards ?? (await this.#timed("hazards", () => this.hazards.countReports(deltas.events, now)));
     round.hazards = changed;
-    const passes = round.passes ?? (await this.#timed("hazard_passes", () => this.passes.count(round.observations)));
-    round.passes = passes;
-    const hazards = await this.#timed("hazard_status", () => this.hazards.settleAll(changed, passes, now));
     this.#step();
     await this.#timed("close", () => this.journal.close(round.batches));
 
@@ -358,7 +351,30 @@ export class Aggregator {
       if ((segment.devices?.length ?? 0) >= MAX_SEGMENT_DEVICES) this.#rememberFull(segment._id);
       this.live.segment(segmentSummary(segment));
     }
-    for (const hazard of hazards) this.live.hazard(hazardSummary(hazard, now));
+    // A round taken over from a dead node counts no passes: the dead node may have counted them.
+    this.#toSettle.push({ hazards: changed, observations: round.recovered ? [] : round.observations, now });
+  }
+
+  /**
+   * After the fold lock is released: counts the passes of the rounds just applied, then settles and
+   * announces the hazards their reports changed. Passes come after the reports, so a hazard a round
+   * opened is judged with the devices that round saw pass it (a fleet's rush brings hundreds in one
+   * round, behind a few mistaken reports of three accounts). Neither needs the lock (passes are a
+   * statistic, a status is settled by a conditional update), and holding it for them kept every
+   * node's folds waiting. A node that dies here leaves statuses to the hazards' next report; reads
+   * give the status the rules give at read time meanwhile.
+   */
+  async #settleHazards(): Promise<void> {
+    for (const { hazards, observations, now } of this.#toSettle.splice(0)) {
+      const passes = await this.#timed("hazard_passes", () => this.passes.count(observations));
+      let settled: HazardDoc[] = hazards;
+      try {
+        settled = await this.#timed("hazard_status", () => this.hazards.settleAll(hazards, passes, now));
+      } catch (error) {
+        this.ctx.log.warn({ err: error, hazards: hazards.length }, "hazard statuses not settled");
+      }
+      for (const hazard of settled) this.live.hazard(hazardSummary(hazard, now));
+    }
   }
 
   /** Times one phase of a round (roadpulse_aggregate_round_phase_seconds). */
