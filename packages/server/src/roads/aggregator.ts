@@ -373,6 +373,7 @@ export class Aggregator {
       } catch (error) {
         this.ctx.log.warn({ err: error, hazards: hazards.length }, "hazard statuses not settled");
       }
+      this.passes.noteStatuses(settled);
       for (const hazard of settled) this.live.hazard(hazardSummary(hazard, now));
     }
   }

@@ -3,7 +3,7 @@ import type { NodeContext } from "../context.js";
 import { distanceMetres } from "../domain/distance.js";
 import { PASS_GAP_MS, PASS_RADIUS_METRES } from "../domain/hazard-rules.js";
 import type { RedisConnection } from "../redis/connection.js";
-import type { HazardsRepository } from "../store/hazards.js";
+import type { HazardDoc, HazardsRepository } from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
 import { HAZARD_CELL_PRECISION, type HazardClusters, type NearbyHazard } from "./hazard-clusters.js";
 
@@ -63,6 +63,13 @@ export class HazardPasses {
   readonly #lastNear = new Map<string, { recordedMs: number; seenMs: number }>();
   /** Hazards this node has counted passes for → when it last saw them near its observations. */
   readonly #known = new Map<string, number>();
+  /**
+   * Hazards this node settled as confirmed (or closed) → when it last saw them. Their passes
+   * change nothing (confirmed stays confirmed), so they are neither counted nor written: on a
+   * fleet's roads most hazards near traffic are confirmed potholes, and writing their passes every
+   * round took longer than the round's reports.
+   */
+  readonly #decided = new Map<string, number>();
   /** This node's observations of the last RECENT_MS by geohash-7 cell, each in the order taken. */
   readonly #recent = new Map<string, Seen[]>();
   #recentCount = 0;
@@ -104,6 +111,10 @@ export class HazardPasses {
       for (const hazard of hazards) {
         if (known.has(hazard.id)) continue;
         known.add(hazard.id);
+        if (this.#decided.has(hazard.id)) {
+          this.#decided.set(hazard.id, nowMs);
+          continue;
+        }
         // New to this node: its devices that passed before this round count too.
         if (!this.#known.has(hazard.id)) {
           const since = openedMs(hazard.id) - LOOKBACK_MS;
@@ -123,7 +134,7 @@ export class HazardPasses {
       receivedMs: o.receivedAt.getTime(),
     }));
     round.forEach((seen, i) => {
-      for (const hazard of near.get(cells[i] as string) ?? []) pass(hazard, seen);
+      for (const hazard of near.get(cells[i] as string) ?? []) if (!this.#decided.has(hazard.id)) pass(hazard, seen);
     });
     this.#remember(round, cells);
     if (passes.size === 0) return passes;
@@ -134,6 +145,16 @@ export class HazardPasses {
       return new Map();
     }
     return passes;
+  }
+
+  /** Learns the statuses this node settled: only hazards still `reported` need their passes. */
+  noteStatuses(hazards: ReadonlyArray<Pick<HazardDoc, "_id" | "status">>): void {
+    const nowMs = this.ctx.clock().getTime();
+    for (const hazard of hazards) {
+      const id = hazard._id.toHexString();
+      if (hazard.status === "reported") this.#decided.delete(id);
+      else this.#decided.set(id, nowMs);
+    }
   }
 
   /** Whether this observation starts a new pass of the device by the hazard (and remembers it). */
@@ -179,5 +200,6 @@ export class HazardPasses {
     }
     for (const [key, last] of this.#lastNear) if (nowMs - last.seenMs > 2 * PASS_GAP_MS) this.#lastNear.delete(key);
     for (const [id, seenMs] of this.#known) if (nowMs - seenMs > 2 * RECENT_MS) this.#known.delete(id);
+    for (const [id, seenMs] of this.#decided) if (nowMs - seenMs > 2 * RECENT_MS) this.#decided.delete(id);
   }
 }

@@ -111,6 +111,12 @@ describe("passes by hazards, and the share of them that must report one (real Re
     expect(total(await passes.count(drive(pothole, 200, 100_000, 100)))).toBe(200);
     await tracker.applyEvents([stored(spot(pothole, 1), "reporter-5", at(100_000), "pothole")], now);
     expect(await hazards.findOne({ _id: real?._id })).toMatchObject({ passes: 220, status: "confirmed" });
+    // Once the node has settled it confirmed (its aggregator tells it so), its passes are no
+    // longer counted or written: they can change nothing.
+    const settled = (await hazards.findOne({ _id: real?._id })) as HazardDoc;
+    passes.noteStatuses([settled]);
+    expect(total(await passes.count(drive(pothole, 50, 300_000, 400)))).toBe(0);
+    expect(await hazards.findOne({ _id: real?._id })).toMatchObject({ passes: 220 });
 
     // A hazard the node learns of after its devices passed the place: 2 km on, 50 devices pass a
     // place with no hazard (yet), then somebody reports a pothole there (on another node, say).
