@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -22,7 +21,7 @@ import {
   type TestNode,
   uniqueDbName,
 } from "../support/env.js";
-import { observation, submit } from "../support/roads.js";
+import { observation, spot, storedObservation, submit } from "../support/roads.js";
 
 const DAY = 24 * 3600 * 1000;
 
@@ -35,14 +34,6 @@ async function hazardWrites(node: TestNode): Promise<number> {
   return line === undefined ? 0 : Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
-/** A place of this test's own (no other test file reports hazards there), `north` metres up. */
-function spot(base: { latitude: number; longitude: number }, north: number, east = 0) {
-  return {
-    latitude: base.latitude + north / 111_195,
-    longitude: base.longitude + east / (111_195 * Math.cos((base.latitude * Math.PI) / 180)),
-  };
-}
-
 function freshBase(): { latitude: number; longitude: number } {
   // Somewhere in Norway, away from the other tests' Copenhagen and Delhi, new for every test.
   return { latitude: 60 + Math.random() * 5, longitude: 6 + Math.random() * 6 };
@@ -50,21 +41,7 @@ function freshBase(): { latitude: number; longitude: number } {
 
 /** A stored pothole report by an account, as ingest hands it to the aggregator. */
 function pothole(at: { latitude: number; longitude: number }, account: string, recordedAt: Date): ObservationDoc {
-  return {
-    _id: randomUUID(),
-    userId: account,
-    deviceId: `device-of-${account}`,
-    ...at,
-    recordedAt,
-    receivedAt: recordedAt,
-    roughness: 3,
-    speed: 15,
-    event: "pothole",
-    segmentId: "s",
-    region: ngeohash.encode(at.latitude, at.longitude, 5),
-    counted: true,
-    batch: new ObjectId(),
-  };
+  return storedObservation({ at, account, device: `device-of-${account}`, recordedAt, event: "pothole" });
 }
 
 describe("hazard cluster script arguments", () => {

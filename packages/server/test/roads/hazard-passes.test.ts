@@ -1,27 +1,17 @@
-import { randomUUID } from "node:crypto";
 import { waitFor } from "@roadpulse/devstack";
-import { MongoClient, ObjectId } from "mongodb";
-import ngeohash from "ngeohash";
+import { MongoClient } from "mongodb";
 import { afterEach, describe, expect, it } from "vitest";
 import type { HazardDoc } from "../../src/store/hazards.js";
 import type { ObservationDoc } from "../../src/store/observations.js";
 import { connectDevice, dropDatabase, mongoUri, register, startTestNode, uniqueDbName } from "../support/env.js";
-import { observation, submit } from "../support/roads.js";
+import { observation, spot, storedObservation, submit } from "../support/roads.js";
 
 /** Passes counted in a round, over all hazards. */
 function total(passes: ReadonlyMap<string, number>): number {
   return [...passes.values()].reduce((sum, n) => sum + n, 0);
 }
 
-/** `north` and `east` metres from `base`. */
-function spot(base: { latitude: number; longitude: number }, north: number, east = 0) {
-  return {
-    latitude: base.latitude + north / 111_195,
-    longitude: base.longitude + east / (111_195 * Math.cos((base.latitude * Math.PI) / 180)),
-  };
-}
-
-/** A stored observation as ingest hands it to the aggregator; a pothole report with `event`. */
+/** A stored observation of a device (its account's own), a pothole report with `event`. */
 function stored(
   at: { latitude: number; longitude: number },
   device: string,
@@ -29,21 +19,14 @@ function stored(
   event?: "pothole",
   receivedAt = recordedAt,
 ): ObservationDoc {
-  return {
-    _id: randomUUID(),
-    userId: `account-of-${device}`,
-    deviceId: device,
-    ...at,
+  return storedObservation({
+    at,
+    account: `account-of-${device}`,
+    device,
     recordedAt,
     receivedAt,
-    roughness: 3,
-    speed: 15,
-    ...(event === undefined ? {} : { event }),
-    segmentId: "s",
-    region: ngeohash.encode(at.latitude, at.longitude, 5),
-    counted: true,
-    batch: new ObjectId(),
-  };
+    ...(event ? { event } : {}),
+  });
 }
 
 describe("passes by hazards, and the share of them that must report one (real Redis and FerretDB)", () => {

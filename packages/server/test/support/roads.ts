@@ -1,15 +1,51 @@
 import { randomUUID } from "node:crypto";
 import type { ObservationAck } from "@roadpulse/protocol";
+import { ObjectId } from "mongodb";
+import ngeohash from "ngeohash";
 import type { Socket as ClientSocket } from "socket.io-client";
+import type { ObservationDoc } from "../../src/store/observations.js";
 
 /** A point in Copenhagen that the tests drive around. */
 export const BASE = { latitude: 55.6761, longitude: 12.5683 };
 
-/** Metres → degrees near BASE (good to a few cm at these distances). */
-export function offset(metresNorth: number, metresEast: number): { latitude: number; longitude: number } {
+type Place = { latitude: number; longitude: number };
+
+/** `north` and `east` metres from `base` (good to a few cm at these distances). */
+export function spot(base: Place, north: number, east = 0): Place {
   return {
-    latitude: BASE.latitude + metresNorth / 111_195,
-    longitude: BASE.longitude + metresEast / (111_195 * Math.cos((BASE.latitude * Math.PI) / 180)),
+    latitude: base.latitude + north / 111_195,
+    longitude: base.longitude + east / (111_195 * Math.cos((base.latitude * Math.PI) / 180)),
+  };
+}
+
+/** Metres → degrees near BASE. */
+export function offset(metresNorth: number, metresEast: number): Place {
+  return spot(BASE, metresNorth, metresEast);
+}
+
+/** A stored observation as ingest hands it to the aggregator (a pothole report with `event`). */
+export function storedObservation(o: {
+  at: Place;
+  account: string;
+  device: string;
+  recordedAt: Date;
+  receivedAt?: Date;
+  event?: "pothole";
+}): ObservationDoc {
+  return {
+    _id: randomUUID(),
+    userId: o.account,
+    deviceId: o.device,
+    ...o.at,
+    recordedAt: o.recordedAt,
+    receivedAt: o.receivedAt ?? o.recordedAt,
+    roughness: 3,
+    speed: 15,
+    ...(o.event === undefined ? {} : { event: o.event }),
+    segmentId: "s",
+    region: ngeohash.encode(o.at.latitude, o.at.longitude, 5),
+    counted: true,
+    batch: new ObjectId(),
   };
 }
 
