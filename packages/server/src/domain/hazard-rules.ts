@@ -140,6 +140,17 @@ export function hazardStatus(facts: HazardFacts, now: Date): HazardStatus {
   return accounts >= CONFIRMING_REPORTERS && reportedByEnoughPasses(facts) ? "confirmed" : "reported";
 }
 
+/**
+ * The status a stored hazard has at `now`, as reads give it: the status last settled (by a report,
+ * a vote or the expiry sweep, with every fact at hand, passes included), and expired once its time
+ * is up, which happens without a write. Not `hazardStatus` of the document alone: its passes are not
+ * on it, and its accounts alone would call confirmed a hazard its passes hold back.
+ */
+export function settledStatusAt(facts: Pick<HazardFacts, "status" | "lastSeenAt">, now: Date): HazardStatus {
+  if (isFinal(facts.status)) return facts.status;
+  return now.getTime() > expiresAt(facts).getTime() ? "expired" : facts.status;
+}
+
 export interface HazardCandidate extends HazardFacts {
   id: string;
 }

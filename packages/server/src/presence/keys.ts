@@ -37,6 +37,13 @@
  *                                    ones are pruned from both (TTL = hazard expiry)
  *
  * Both are a cache of MongoDB's `hazards`: lost, they are loaded again from it cell by cell.
+ * And the passes counted by each open hazard (roads/pass-counts.ts, roads/hazard-passes.ts):
+ *
+ *   hazards:passes:{hazardId}      → devices counted passing the hazard, for the share of them that
+ *                                    must report it before it is confirmed (TTL = hazard expiry,
+ *                                    renewed per pass; dropped once it is confirmed or closed).
+ *                                    Lost, a hazard is judged on its accounts alone until counted again
+ *
  * And one for road aggregates (roads/fold-lock.ts):
  *
  *   roads:fold:lock                 → random token of the aggregator writing folds now (PX, extended
@@ -90,6 +97,7 @@ export const Keys = {
   presencePushed: (regionId: string) => `presence:pushed:${regionId}`,
   hazardGeo: (region: string, type: string) => `hazards:geo:${region}:${type}`,
   hazardSeen: (region: string, type: string) => `hazards:seen:${region}:${type}`,
+  hazardPasses: (hazardId: string) => `hazards:passes:${hazardId}`,
   foldLock: "roads:fold:lock",
   loginFailures: (emailHash: string) => `auth:login:failures:${emailHash}`,
   refreshSession: (sessionId: string) => `auth:refresh:${sessionId}`,

@@ -3,9 +3,10 @@ import type { NodeContext } from "../context.js";
 import { distanceMetres } from "../domain/distance.js";
 import { PASS_GAP_MS, PASS_RADIUS_METRES } from "../domain/hazard-rules.js";
 import type { RedisConnection } from "../redis/connection.js";
-import type { HazardDoc, HazardsRepository } from "../store/hazards.js";
+import type { HazardDoc } from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
 import { HAZARD_CELL_PRECISION, type HazardClusters, type NearbyHazard } from "./hazard-clusters.js";
+import type { PassCounts } from "./pass-counts.js";
 
 /** (hazard, device) pairs remembered at most; past it new pairs are not counted, never miscounted. */
 const MAX_TRACKED_PAIRS = 200_000;
@@ -52,7 +53,8 @@ function openedMs(id: string): number {
  * pass it. A hazard new to this node also counts the node's observations of the LOOKBACK_MS before
  * it opened, kept for RECENT_MS, so one opened by another node's round misses none of this node's.
  * Which devices passed which hazard lately is remembered in this node's memory: a device's batches
- * come to one node (sticky sessions), so a pass is counted once.
+ * come to one node (sticky sessions), so a pass is counted once. The totals live in Redis beside
+ * the GEO sets (pass-counts.ts), never on the hazard's document.
  *
  * Passes are a statistic, not an exactly-once aggregate: a device moving between nodes mid-pass may
  * count twice, a round taken over from a dead node counts none, and without Redis none are
@@ -79,17 +81,19 @@ export class HazardPasses {
     private readonly ctx: NodeContext,
     private readonly clusters: HazardClusters | null,
     private readonly redis: RedisConnection,
-    private readonly hazards: HazardsRepository,
+    private readonly counts: PassCounts | null,
   ) {}
 
   /**
-   * Counts the passes in one round's observations and adds them to the hazards; returns the passes
-   * counted per hazard id. Never fails the round: a pass not counted makes a hazard easier to
-   * confirm, as before passes were counted.
+   * Counts the passes in one round's observations and adds them to the hazards' totals; returns
+   * the totals so far of the hazards passed in this round (hazard id → passes). Never fails the
+   * round: a pass not counted makes a hazard easier to confirm, as before passes were counted.
    */
   async count(observations: readonly ObservationDoc[]): Promise<ReadonlyMap<string, number>> {
     const passes = new Map<string, number>();
-    if (this.clusters === null || !this.redis.available || observations.length === 0) return passes;
+    if (this.clusters === null || this.counts === null || !this.redis.available || observations.length === 0) {
+      return passes;
+    }
     const nowMs = this.ctx.clock().getTime();
     const cells = observations.map((o) => ngeohash.encode(o.latitude, o.longitude, HAZARD_CELL_PRECISION));
     let near: Map<string, NearbyHazard[]>;
@@ -139,12 +143,12 @@ export class HazardPasses {
     this.#remember(round, cells);
     if (passes.size === 0) return passes;
     try {
-      await this.hazards.addPasses(passes);
+      return await this.counts.add(passes);
     } catch (error) {
+      this.redis.reportFailure(error);
       this.ctx.log.warn({ err: error, hazards: passes.size }, "hazard passes not counted");
       return new Map();
     }
-    return passes;
   }
 
   /** Learns the statuses this node settled: only hazards still `reported` need their passes. */

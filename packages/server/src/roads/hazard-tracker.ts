@@ -37,6 +37,7 @@ import {
   type HazardClusters,
 } from "./hazard-clusters.js";
 import type { LiveRoads } from "./live.js";
+import type { PassCounts } from "./pass-counts.js";
 import { hazardFacts, hazardSummary } from "./summaries.js";
 
 /**
@@ -120,6 +121,7 @@ export class HazardTracker {
     private readonly hazards: HazardsRepository,
     private readonly redis: RedisConnection,
     private readonly clusters: HazardClusters | null,
+    private readonly passCounts: PassCounts | null,
     private readonly live: LiveRoads,
   ) {
     // Hazards opened during an outage join the GEO sets as soon as Redis is back, not only at the
@@ -178,16 +180,19 @@ export class HazardTracker {
   }
 
   /**
-   * Stores the status the rules give each hazard now, with `passes` (hazard id → passes counted
-   * since it was read) added to what it was read with; returns them as settled.
+   * Stores the status the rules give each hazard now; returns them as settled. `passes` are the
+   * totals of the hazards the round passed (hazard id → passes, from HazardPasses.count); the others
+   * that their accounts would confirm are read in one call.
    */
   async settleAll(docs: readonly HazardDoc[], passes: ReadonlyMap<string, number>, now: Date): Promise<HazardDoc[]> {
+    const unknown = docs
+      .filter((doc) => !passes.has(doc._id.toHexString()) && this.#confirmsOnAccounts(doc, now))
+      .map((doc) => doc._id.toHexString());
+    const read = await this.#passesOf(unknown);
     const settled: HazardDoc[] = [];
     for (const doc of docs) {
-      const counted = passes.get(doc._id.toHexString());
-      settled.push(
-        await this.#settle(counted === undefined ? doc : { ...doc, passes: (doc.passes ?? 0) + counted }, now),
-      );
+      const id = doc._id.toHexString();
+      settled.push(await this.#settle(doc, now, passes.get(id) ?? read.get(id) ?? 0));
     }
     return settled;
   }
@@ -417,15 +422,51 @@ export class HazardTracker {
     return expired;
   }
 
-  /** Stores the status the rules give the hazard now, once, even when two nodes decide it together. */
-  async #settle(doc: HazardDoc, now: Date): Promise<HazardDoc> {
-    const status = hazardStatus(hazardFacts(doc), now);
+  /**
+   * Stores the status the rules give the hazard now, once, even when two nodes decide it together.
+   * `passes` is its pass total when the caller has it; otherwise it is read when it matters, that
+   * is when its accounts alone would confirm it.
+   */
+  async #settle(doc: HazardDoc, now: Date, passes?: number): Promise<HazardDoc> {
+    let status = hazardStatus(hazardFacts(doc), now);
+    if (status === "confirmed" && doc.status === "reported") {
+      const id = doc._id.toHexString();
+      const counted = passes ?? (await this.#passesOf([id])).get(id) ?? 0;
+      status = hazardStatus({ ...hazardFacts(doc), passes: counted }, now);
+    }
     if (status === doc.status) return doc;
     if (await this.hazards.transition(doc._id, doc.status, status, now)) {
       this.ctx.metrics.hazardTransitions.inc({ status });
     }
     if (isFinal(status)) await this.#forgetCluster(doc);
+    // Its passes no longer matter: confirmed stays confirmed, closed is final.
+    if (doc.status === "reported") await this.#forgetPasses(doc._id.toHexString());
     return { ...doc, status };
+  }
+
+  /** Whether the hazard is `reported` and its accounts alone would confirm it now. */
+  #confirmsOnAccounts(doc: HazardDoc, now: Date): boolean {
+    return doc.status === "reported" && hazardStatus(hazardFacts(doc), now) === "confirmed";
+  }
+
+  /** Pass totals from Redis; none (the hazards judged on their accounts) when it does not answer. */
+  async #passesOf(ids: readonly string[]): Promise<Map<string, number>> {
+    if (ids.length === 0 || this.passCounts === null || !this.redis.available) return new Map();
+    try {
+      return await this.passCounts.read(ids);
+    } catch (error) {
+      this.redis.reportFailure(error);
+      return new Map();
+    }
+  }
+
+  async #forgetPasses(id: string): Promise<void> {
+    if (this.passCounts === null || !this.redis.available) return;
+    try {
+      await this.passCounts.forget([id]);
+    } catch (error) {
+      this.redis.reportFailure(error);
+    }
   }
 
   /** A closed hazard leaves the GEO sets (expired ones would also be pruned there in time). */

@@ -15,6 +15,7 @@ import { HazardPasses } from "./hazard-passes.js";
 import { HazardTracker } from "./hazard-tracker.js";
 import { IngestService } from "./ingest.js";
 import { LiveRoads } from "./live.js";
+import { RedisPassCounts } from "./pass-counts.js";
 import { RoadReads } from "./reads.js";
 
 /** The road services of one node, built once by node.ts and handed to its routes, handlers and jobs. */
@@ -46,10 +47,11 @@ export function buildRoads(ctx: NodeContext, publish: Publish): Roads {
   const regionStats = new RegionStatsRepository(db, ctx.metrics);
   // Without Redis configured (REDIS_URL=off) hazards are clustered from MongoDB alone.
   const clusters = ctx.redis.client === null ? null : new HazardClusters(ctx.redis.client);
-  const hazards = new HazardTracker(ctx, hazardsRepo, ctx.redis, clusters, live);
+  const passCounts = ctx.redis.client === null ? null : new RedisPassCounts(ctx.redis.client);
+  const hazards = new HazardTracker(ctx, hazardsRepo, ctx.redis, clusters, passCounts, live);
   // The lock outlives any one store call, so a call in flight never outlasts it.
   const lock = new FoldLock(ctx.redis, ctx.log, 2 * ctx.config.mongodbTimeoutMs);
-  const passes = new HazardPasses(ctx, clusters, ctx.redis, hazardsRepo);
+  const passes = new HazardPasses(ctx, clusters, ctx.redis, passCounts);
   const aggregator = new Aggregator(
     ctx,
     journal,

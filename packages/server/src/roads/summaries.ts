@@ -1,5 +1,5 @@
 import type { HazardSummary, SegmentSummary } from "@roadpulse/protocol";
-import { expiresAt, type HazardFacts, hazardStatus } from "../domain/hazard-rules.js";
+import { expiresAt, type HazardFacts, settledStatusAt } from "../domain/hazard-rules.js";
 import { segmentQuality } from "../domain/segment-quality.js";
 import { goneVotesOf, type HazardDoc, reportersOf } from "../store/hazards.js";
 import type { SegmentDoc } from "../store/segments.js";
@@ -38,7 +38,6 @@ export function hazardFacts(doc: HazardDoc): HazardFacts {
     lastSeenAt: doc.lastSeenAt,
     goneVotes: goneVotesOf(doc),
     reports: doc.reports,
-    ...(doc.passes === undefined ? {} : { passes: doc.passes }),
   };
 }
 
@@ -49,7 +48,7 @@ export function hazardSummary(doc: HazardDoc, now: Date): HazardSummary {
     type: doc.type,
     latitude: doc.latitude,
     longitude: doc.longitude,
-    status: hazardStatus(hazardFacts(doc), now),
+    status: settledStatusAt(doc, now),
     reporters: reportersOf(doc).length,
     reports: doc.reports,
     firstReportedAt: doc.firstReportedAt.toISOString(),

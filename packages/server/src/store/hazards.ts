@@ -11,7 +11,7 @@ import {
   rememberReport,
 } from "../domain/hazard-rules.js";
 import type { Metrics } from "../metrics/registry.js";
-import { bulkWriteInChunks, DUPLICATE_KEY, DURABLE, timedWrite } from "./durability.js";
+import { DUPLICATE_KEY, DURABLE, timedWrite } from "./durability.js";
 import { changedInRegions } from "./region-changes.js";
 import type { SegmentRange } from "./segments.js";
 
@@ -37,11 +37,6 @@ export interface HazardDoc {
   /** Distinct accounts that reported it or voted it still there (up to MAX_REMEMBERED_REPORTERS). */
   reporters: string[];
   reports: number;
-  /**
-   * Passes by devices counted since it opened (roads/hazard-passes.ts): approximate, for the share
-   * of passes that must report it (CONFIRMING_PASSES_PER_REPORT); absent until the first pass is counted.
-   */
-  passes?: number;
   /** Ids of the newest reports counted (see MAX_REMEMBERED_REPORTS); absent on older hazards. */
   reportIds?: string[];
   /** Account id → its newest "gone" vote: one vote per account per hazard. */
@@ -183,23 +178,6 @@ export class HazardsRepository {
       reports: current.reports + reports.length,
       updatedAt: now,
     };
-  }
-
-  /**
-   * Adds counted passes (hazard id → passes), a statement per hazard. Not conditional: a pass is a
-   * statistic, and a closed hazard counting a few more changes nothing. Nor `updatedAt`: clients
-   * do not see passes, so catch-up has nothing new to send.
-   */
-  async addPasses(passes: ReadonlyMap<string, number>): Promise<void> {
-    const operations = [...passes]
-      .filter(([id, count]) => /^[0-9a-f]{24}$/.test(id) && count > 0)
-      .map(([id, count]) => ({
-        updateOne: { filter: { _id: new ObjectId(id) }, update: { $inc: { passes: count } } },
-      }));
-    if (operations.length === 0) return;
-    await timedWrite(this.metrics, HAZARDS, () =>
-      bulkWriteInChunks(this.#collection, operations, { ordered: false, writeConcern: DURABLE }),
-    );
   }
 
   /** A "still there" vote: one more sighting, by an account remembered while there is room. */

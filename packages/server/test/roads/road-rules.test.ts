@@ -12,6 +12,7 @@ import {
   MAX_REMEMBERED_REPORTS,
   matchHazard,
   rememberReport,
+  settledStatusAt,
   staleGoneVoters,
 } from "../../src/domain/hazard-rules.js";
 import { checkRecordedAt, utcDay } from "../../src/domain/observation-rules.js";
@@ -244,6 +245,16 @@ describe("hazard rules", () => {
     ["already expired", { status: "expired" }, "expired"],
   ])("%s → %s", (_what, facts, status) => {
     expect(hazardStatus({ ...base, ...facts }, now)).toBe(status);
+  });
+
+  it.each<[string, Partial<HazardFacts>, string]>([
+    ["reported by three accounts, held back by its passes", { reporters: ["a", "b", "c"] }, "reported"],
+    ["confirmed", { status: "confirmed" }, "confirmed"],
+    ["confirmed, last seen over 90 days ago", { status: "confirmed", lastSeenAt: ago(EXPIRY_MS + 1) }, "expired"],
+    ["reported, last seen over 90 days ago", { lastSeenAt: ago(EXPIRY_MS + 1) }, "expired"],
+    ["fixed", { status: "fixed" }, "fixed"],
+  ])("reads a stored hazard that is %s as %s", (_what, facts, status) => {
+    expect(settledStatusAt({ ...base, ...facts }, now)).toBe(status);
   });
 
   it("makes room among gone votes only with votes that can never count again", () => {
