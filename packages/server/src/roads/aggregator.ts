@@ -356,22 +356,28 @@ export class Aggregator {
   }
 
   /**
-   * After the fold lock is released: counts the passes of the rounds just applied, then settles and
-   * announces the hazards their reports changed. Passes come after the reports, so a hazard a round
-   * opened is judged with the devices that round saw pass it (a fleet's rush brings hundreds in one
-   * round, behind a few mistaken reports of three accounts). Neither needs the lock (passes are a
-   * statistic, a status is settled by a conditional update), and holding it for them kept every
-   * node's folds waiting. A node that dies here leaves statuses to the hazards' next report; reads
-   * give the status the rules give at read time meanwhile.
+   * After the round's fold lock is released: counts the passes of the rounds just applied, then
+   * settles and announces the hazards their reports changed. Passes come after the reports, so a
+   * hazard a round opened is judged with the devices that round saw pass it (a fleet's rush brings
+   * hundreds in one round, behind a few mistaken reports of three accounts). Counting them needs
+   * only Redis and this node's memory, so it runs without the lock: held for it, the lock kept
+   * every node's folds waiting. The statuses are written under the lock, taken again: they are
+   * writes of hazards that another node's round may be counting reports on, and FerretDB may undo
+   * one of two updates of a document at once (fold-lock.ts). A node that dies here leaves statuses
+   * to the hazards' next report or vote; reads give the stored status meanwhile.
    */
   async #settleHazards(): Promise<void> {
     for (const { hazards, observations, now } of this.#toSettle.splice(0)) {
       const passes = await this.#timed("hazard_passes", () => this.passes.count(observations));
       let settled: HazardDoc[] = hazards;
-      try {
-        settled = await this.#timed("hazard_status", () => this.hazards.settleAll(hazards, passes, now));
-      } catch (error) {
-        this.ctx.log.warn({ err: error, hazards: hazards.length }, "hazard statuses not settled");
+      if (hazards.length > 0) {
+        try {
+          settled = await this.#timed("hazard_status", () =>
+            this.lock.hold(() => this.hazards.settleAll(hazards, passes, now)),
+          );
+        } catch (error) {
+          this.ctx.log.warn({ err: error, hazards: hazards.length }, "hazard statuses not settled");
+        }
       }
       this.passes.noteStatuses(settled);
       for (const hazard of settled) this.live.hazard(hazardSummary(hazard, now));

@@ -16,7 +16,8 @@ export class FoldLockUnavailableError extends StorageUnavailableError {
 }
 
 /**
- * One aggregator at a time in the whole cluster writes folds, lanes and journal claims.
+ * One aggregator at a time in the whole cluster writes folds, lanes and journal claims (and the
+ * other background writes of road documents: hazard statuses after a round, ML scores).
  *
  * FerretDB 1.24 on SQLite does not isolate concurrent updates of one document: measured, 3 clients
  * each `$inc`-ing 20 documents 20 times left counts between 27 and 60 instead of 60, and a

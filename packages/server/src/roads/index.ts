@@ -81,7 +81,7 @@ export function buildRoads(ctx: NodeContext, publish: Publish): Roads {
     aggregator,
     hazards,
     passes,
-    reads: new RoadReads(segments, hazardsRepo, regionStats, live),
+    reads: new RoadReads(segments, hazardsRepo, regionStats, live, lock),
     catchUp: new RegionCatchUp(segments, hazardsRepo, ctx.config.regionPrecision, readTimeoutMs),
   };
 }

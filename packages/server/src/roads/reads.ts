@@ -6,6 +6,7 @@ import type { HazardDoc, HazardsRepository } from "../store/hazards.js";
 import type { RegionDayDoc, RegionStatsRepository } from "../store/region-stats.js";
 import type { SegmentDoc, SegmentsRepository } from "../store/segments.js";
 import { parseBbox } from "./bbox.js";
+import type { FoldLock } from "./fold-lock.js";
 import type { LiveRoads } from "./live.js";
 import { segmentSummary } from "./summaries.js";
 
@@ -27,6 +28,7 @@ export class RoadReads {
     private readonly hazardsRepo: HazardsRepository,
     private readonly regionStatsRepo: RegionStatsRepository,
     private readonly live: LiveRoads,
+    private readonly lock: FoldLock,
   ) {}
 
   /** Up to `rows` segments in key order after `query.after`; exactly one of bbox or geohash. */
@@ -62,12 +64,15 @@ export class RoadReads {
   /**
    * Stores model scores on the segments that exist and pushes each changed segment live; returns
    * how many scores were stored and the ids of segments that do not exist (never created).
+   * Written under the fold lock, between rounds: FerretDB applies an update by rewriting the whole
+   * document, so a score written while a round folds into the same segment could undo the fold's
+   * counts (fold-lock.ts). While Redis is away the lock cannot be had: STORAGE_UNAVAILABLE, retry.
    */
   async scoreSegments(
     scores: Array<{ segmentId: string; score: number; model: string }>,
     now: Date,
   ): Promise<{ updated: number; unknown: string[] }> {
-    const existing = await this.segmentsRepo.setMlScores(scores, now);
+    const existing = await this.lock.hold(() => this.segmentsRepo.setMlScores(scores, now));
     const known = new Set(existing);
     for (const doc of await this.segmentsRepo.findByIds(existing)) this.live.segment(segmentSummary(doc));
     const unknown = [...new Set(scores.map((s) => s.segmentId).filter((id) => !known.has(id)))];

@@ -6,6 +6,7 @@ import type { Socket as ClientSocket } from "socket.io-client";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { EXPIRY_MS } from "../../src/domain/hazard-rules.js";
 import { segmentKey } from "../../src/domain/segment-key.js";
+import { Keys } from "../../src/presence/keys.js";
 import { connectDevice, dropDatabase, register, startTestNode, type TestNode } from "../support/env.js";
 import { collect, emitWithAck, getJson, locate, observation, offset, submit } from "../support/roads.js";
 
@@ -428,6 +429,20 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     expect(await stored.json()).toEqual({ updated: 1, unknown: ["u3butzzz.x"] });
     expect((await segment(id, (s) => s.ml !== null)).ml).toMatchObject({ score: 0.8, model: "rough-v2" });
     await waitFor("the live ML update", () => updates.some((u) => u.id === id && u.ml?.model === "rough-v2"));
+
+    // While another node holds the fold lock (a round folding into segments), a score waits for
+    // it: written meanwhile, its rewrite of the segment could undo that round's counts on FerretDB.
+    const redis = node.ctx.redis.client as NonNullable<typeof node.ctx.redis.client>;
+    const holdMs = 1_500;
+    const heldAt = await waitFor("the fold lock, between this node's rounds", async () =>
+      (await redis.set(Keys.foldLock, "another-node", "PX", holdMs, "NX")) === "OK" ? performance.now() : undefined,
+    );
+    const rescored = await post({ scores: [{ segmentId: id, score: 0.3, model: "rough-v3" }] });
+    const answeredAfterMs = performance.now() - heldAt;
+    expect(rescored.status).toBe(200);
+    // The lock was set before `heldAt`, so it lapsed before heldAt + holdMs (less a round trip).
+    expect(answeredAfterMs).toBeGreaterThanOrEqual(holdMs - 100);
+    expect((await segment(id, (s) => s.ml?.model === "rough-v3")).ml).toMatchObject({ score: 0.3 });
   });
 
   it("refuses the ML hook on a node without a service token", async () => {
