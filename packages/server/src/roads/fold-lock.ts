@@ -17,7 +17,7 @@ export class FoldLockUnavailableError extends StorageUnavailableError {
 
 /**
  * One aggregator at a time in the whole cluster writes folds, lanes and journal claims (and the
- * other background writes of road documents: hazard statuses after a round, ML scores).
+ * other writes of road documents: hazard statuses after a round, ML scores, hazard votes).
  *
  * FerretDB 1.24 on SQLite does not isolate concurrent updates of one document: measured, 3 clients
  * each `$inc`-ing 20 documents 20 times left counts between 27 and 60 instead of 60, and a
@@ -40,6 +40,16 @@ export class FoldLock {
     /** Time to live of the lock; a holder that dies blocks the others this long at most. */
     private readonly ttlMs: number,
   ) {}
+
+  /**
+   * `hold`, except that while a configured Redis is away `work` runs without the lock instead of
+   * failing: for a write a person waits for (a hazard vote), which may do without it then, since
+   * the rounds it must not meet wait for Redis themselves.
+   */
+  async holdUnlessAway<T>(work: (keep: () => Promise<void>) => Promise<T>): Promise<T> {
+    if (this.redis.client !== null && !this.redis.available) return await work(async () => undefined);
+    return await this.hold(work);
+  }
 
   /**
    * Runs `work` holding the lock. `work` gets a `keep()` to call before each store write: it

@@ -29,6 +29,7 @@ import {
   reportersOf,
 } from "../store/hazards.js";
 import type { ObservationDoc } from "../store/observations.js";
+import type { FoldLock } from "./fold-lock.js";
 import {
   type Assignment,
   type ClusterMember,
@@ -122,6 +123,7 @@ export class HazardTracker {
     private readonly redis: RedisConnection,
     private readonly clusters: HazardClusters | null,
     private readonly passCounts: PassCounts | null,
+    private readonly lock: FoldLock,
     private readonly live: LiveRoads,
   ) {
     // Hazards opened during an outage join the GEO sets as soon as Redis is back, not only at the
@@ -382,6 +384,12 @@ export class HazardTracker {
    * newest vote replaces its earlier one, so each account counts once).
    */
   async vote(hazardId: string, stillThere: boolean, account: string): Promise<HazardSummary> {
+    // Between rounds: a round counting reports on this hazard at the same moment could lose them,
+    // or this vote, on FerretDB, which rewrites the whole document for an update (fold-lock.ts).
+    return await this.lock.holdUnlessAway(() => this.#vote(hazardId, stillThere, account));
+  }
+
+  async #vote(hazardId: string, stillThere: boolean, account: string): Promise<HazardSummary> {
     const now = this.ctx.clock();
     const found = await this.hazards.findById(hazardId);
     if (found === null) throw new AppError(ErrorCodes.NotFound, "No hazard with this id");

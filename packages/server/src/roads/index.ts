@@ -48,9 +48,9 @@ export function buildRoads(ctx: NodeContext, publish: Publish): Roads {
   // Without Redis configured (REDIS_URL=off) hazards are clustered from MongoDB alone.
   const clusters = ctx.redis.client === null ? null : new HazardClusters(ctx.redis.client);
   const passCounts = ctx.redis.client === null ? null : new RedisPassCounts(ctx.redis.client);
-  const hazards = new HazardTracker(ctx, hazardsRepo, ctx.redis, clusters, passCounts, live);
   // The lock outlives any one store call, so a call in flight never outlasts it.
   const lock = new FoldLock(ctx.redis, ctx.log, 2 * ctx.config.mongodbTimeoutMs);
+  const hazards = new HazardTracker(ctx, hazardsRepo, ctx.redis, clusters, passCounts, lock, live);
   const passes = new HazardPasses(ctx, clusters, ctx.redis, passCounts);
   const aggregator = new Aggregator(
     ctx,

@@ -357,6 +357,8 @@ describe("hazards built exactly once across nodes (real Redis and FerretDB)", ()
     );
     expect(changed.map((doc) => doc.reports).sort()).toEqual([1, 2]);
     const outageId = changed.find((doc) => doc.reports === 1)?._id.toHexString() ?? "";
+    // A person's vote is taken meanwhile too (rounds, which votes otherwise wait for, wait for Redis).
+    expect(await a.services.roads.hazards.vote(outageId, true, "account-5")).toMatchObject({ reporters: 2 });
 
     // Redis comes back with its snapshot: the cells are marked loaded, the new pothole is not there.
     second = await startRedisServer({ port, dir, output: "ignore" });

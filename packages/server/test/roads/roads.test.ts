@@ -192,6 +192,30 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     }
   });
 
+  it("writes a vote between rounds: while another node holds the fold lock, the vote waits", async () => {
+    const at = offset(12_500, 0);
+    const [a, b] = await Promise.all(["lock-a", "lock-b"].map(person));
+    await submit(a as ClientSocket, [observation({ ...at, event: "bump" })]);
+    const box = boxAround(at, 0.001);
+    const hazard = await waitFor("the bump", async () => {
+      const { body } = await getJson<{ items: HazardSummary[] }>(`${node.url}/api/hazards?bbox=${box}`);
+      return body.items[0];
+    });
+    // A round folding reports into this hazard meanwhile could lose them, or the vote, on FerretDB.
+    const redis = node.ctx.redis.client as NonNullable<typeof node.ctx.redis.client>;
+    const holdMs = 1_500;
+    const heldAt = await waitFor("the fold lock, between this node's rounds", async () =>
+      (await redis.set(Keys.foldLock, "another-node", "PX", holdMs, "NX")) === "OK" ? performance.now() : undefined,
+    );
+    const ack = await emitWithAck<{ ok: boolean; hazard?: HazardSummary }>(b as ClientSocket, "hazard:vote", {
+      hazardId: hazard.id,
+      stillThere: true,
+    });
+    // The lock was set before `heldAt`, so it lapsed before heldAt + holdMs (less a round trip).
+    expect(performance.now() - heldAt).toBeGreaterThanOrEqual(holdMs - 100);
+    expect(ack).toMatchObject({ ok: true, hazard: { id: hazard.id, reporters: 2 } });
+  });
+
   it("counts one account once, however many devices it registers: no confirming or fixing alone", async () => {
     const at = offset(9_500, 0);
     const account = await register(node.url, "one-person");
