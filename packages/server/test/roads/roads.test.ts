@@ -53,6 +53,22 @@ describe("road data end to end (socket API, real FerretDB)", () => {
     return await device(name, (await register(node.url, name)).token);
   }
 
+  /**
+   * Runs `write` while another node holds the fold lock for 1.5 s (taken between this node's
+   * rounds), and requires its answer to come only once that hold lapsed: the lock was set before
+   * the hold's start is read, so it lapsed before start + 1.5 s, less a round trip.
+   */
+  async function afterAnotherNodesHold<T>(write: () => Promise<T>): Promise<T> {
+    const redis = node.ctx.redis.client as NonNullable<typeof node.ctx.redis.client>;
+    const holdMs = 1_500;
+    const heldAt = await waitFor("the fold lock, between this node's rounds", async () =>
+      (await redis.set(Keys.foldLock, "another-node", "PX", holdMs, "NX")) === "OK" ? performance.now() : undefined,
+    );
+    const answer = await write();
+    expect(performance.now() - heldAt).toBeGreaterThanOrEqual(holdMs - 100);
+    return answer;
+  }
+
   async function segment(id: string, until: (s: SegmentSummary) => boolean): Promise<SegmentSummary> {
     return await waitFor(`segment ${id}`, async () => {
       const { status, body } = await getJson<SegmentSummary>(`${node.url}/api/segments/${id}`);
@@ -202,17 +218,12 @@ describe("road data end to end (socket API, real FerretDB)", () => {
       return body.items[0];
     });
     // A round folding reports into this hazard meanwhile could lose them, or the vote, on FerretDB.
-    const redis = node.ctx.redis.client as NonNullable<typeof node.ctx.redis.client>;
-    const holdMs = 1_500;
-    const heldAt = await waitFor("the fold lock, between this node's rounds", async () =>
-      (await redis.set(Keys.foldLock, "another-node", "PX", holdMs, "NX")) === "OK" ? performance.now() : undefined,
+    const ack = await afterAnotherNodesHold(() =>
+      emitWithAck<{ ok: boolean; hazard?: HazardSummary }>(b as ClientSocket, "hazard:vote", {
+        hazardId: hazard.id,
+        stillThere: true,
+      }),
     );
-    const ack = await emitWithAck<{ ok: boolean; hazard?: HazardSummary }>(b as ClientSocket, "hazard:vote", {
-      hazardId: hazard.id,
-      stillThere: true,
-    });
-    // The lock was set before `heldAt`, so it lapsed before heldAt + holdMs (less a round trip).
-    expect(performance.now() - heldAt).toBeGreaterThanOrEqual(holdMs - 100);
     expect(ack).toMatchObject({ ok: true, hazard: { id: hazard.id, reporters: 2 } });
   });
 
@@ -456,16 +467,10 @@ describe("road data end to end (socket API, real FerretDB)", () => {
 
     // While another node holds the fold lock (a round folding into segments), a score waits for
     // it: written meanwhile, its rewrite of the segment could undo that round's counts on FerretDB.
-    const redis = node.ctx.redis.client as NonNullable<typeof node.ctx.redis.client>;
-    const holdMs = 1_500;
-    const heldAt = await waitFor("the fold lock, between this node's rounds", async () =>
-      (await redis.set(Keys.foldLock, "another-node", "PX", holdMs, "NX")) === "OK" ? performance.now() : undefined,
+    const rescored = await afterAnotherNodesHold(() =>
+      post({ scores: [{ segmentId: id, score: 0.3, model: "rough-v3" }] }),
     );
-    const rescored = await post({ scores: [{ segmentId: id, score: 0.3, model: "rough-v3" }] });
-    const answeredAfterMs = performance.now() - heldAt;
     expect(rescored.status).toBe(200);
-    // The lock was set before `heldAt`, so it lapsed before heldAt + holdMs (less a round trip).
-    expect(answeredAfterMs).toBeGreaterThanOrEqual(holdMs - 100);
     expect((await segment(id, (s) => s.ml?.model === "rough-v3")).ml).toMatchObject({ score: 0.3 });
   });
 
