@@ -437,7 +437,7 @@ export class HazardTracker {
    */
   async #settle(doc: HazardDoc, now: Date, passes?: number): Promise<HazardDoc> {
     let status = hazardStatus(hazardFacts(doc), now);
-    if (status === "confirmed" && doc.status === "reported") {
+    if (this.#confirmsOnAccounts(doc, now)) {
       const id = doc._id.toHexString();
       const counted = passes ?? (await this.#passesOf([id])).get(id) ?? 0;
       status = hazardStatus({ ...hazardFacts(doc), passes: counted }, now);
